@@ -1,0 +1,47 @@
+# The two commands of the README:
+#   make up      - `pulumi up` of a stack (default: local) after checking prerequisites
+#   make test    - everything our CI runs, on a fresh machine included
+STACK ?= local
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: up down preview test lint typecheck unit exunit tools venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+up: $(STAMP)
+	$(PY) scripts/stack.py up --stack $(STACK)
+
+preview: $(STAMP)
+	$(PY) scripts/stack.py preview --stack $(STACK)
+
+down: $(STAMP)
+	$(PY) scripts/stack.py destroy --stack $(STACK)
+
+tools:
+	bash scripts/ensure-tools.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/pyright
+
+exunit: tools
+	cd app && MIX_ENV=test mix test
+
+unit: $(STAMP) tools
+	$(VENV)/bin/pytest
+
+test: lint typecheck exunit unit
+
+clean:
+	rm -rf $(VENV) app/_build .pytest_cache .ruff_cache

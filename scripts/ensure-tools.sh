@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test suite runs the real Elixir release and a real Prometheus; this makes sure both exist.
+# On Debian/Ubuntu as root it installs them; elsewhere it names what is missing and how to get it.
+set -euo pipefail
+
+missing=()
+command -v mix >/dev/null 2>&1 || missing+=(elixir)
+{ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || missing+=(prometheus)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "ensure-tools: installing ${missing[*]} with apt-get" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  exit 0
+fi
+
+cat >&2 <<MSG
+ensure-tools: missing ${missing[*]} (the tests run the Elixir release and Prometheus for real).
+  Debian/Ubuntu: sudo apt-get install ${missing[*]}
+  macOS:         brew install ${missing[*]}
+MSG
+exit 1
