@@ -1,0 +1,188 @@
+"""Network (aws): where the load balancer and the tasks live.
+
+Either a new VPC across N availability zones, with one public subnet (load balancer, NAT) and
+one private subnet (tasks) per zone, an internet gateway and NAT per the settings
+(``none`` | ``single`` | ``perAz``); or the ids of an existing VPC and its subnets.
+With ``none`` the tasks run in the public subnets with public IPs (cheap dev setting); their
+security group still admits only the load balancer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from settings import NetworkSettings
+
+
+def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
+    """(public, private) CIDRs, one of each per zone.
+
+    The VPC is cut into 2 * zones equal blocks (rounded up to a power of two): public subnets
+    first, private after, so adding a zone later never renumbers existing subnets.
+    """
+    network = ipaddress.IPv4Network(vpc_cidr)
+    slots = 1
+    while slots < 2 * zones:
+        slots *= 2
+    extra_bits = slots.bit_length() - 1
+    blocks = [str(block) for block in network.subnets(prefixlen_diff=extra_bits)]
+    half = slots // 2
+    return blocks[:zones], blocks[half : half + zones]
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    settings: NetworkSettings
+    """CIDR, zone count, NAT strategy or existing ids."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every taggable child."""
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: pulumi.Output[list[str]]
+    """Subnets of the internet-facing load balancer."""
+    task_subnet_ids: pulumi.Output[list[str]]
+    """Subnets the tasks run in: private ones, unless NAT is ``none``."""
+    assign_public_ip: bool
+    """Whether tasks need a public IP (only when they run in public subnets)."""
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:Network", name, None, opts)
+        settings = args.settings
+        self.assign_public_ip = settings.tasks_in_public_subnets
+        if settings.existing_vpc_id is not None:
+            self.vpc_id = pulumi.Output.from_input(settings.existing_vpc_id)
+            self.public_subnet_ids = pulumi.Output.from_input(
+                list(settings.existing_public_subnet_ids)
+            )
+            self.task_subnet_ids = pulumi.Output.from_input(
+                list(settings.existing_private_subnet_ids)
+            )
+        else:
+            self._create_vpc(name, settings, dict(args.tags))
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "task_subnet_ids": self.task_subnet_ids,
+            }
+        )
+
+    def _create_vpc(self, name: str, settings: NetworkSettings, tags: dict[str, str]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=settings.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={**tags, "Name": f"{name}-vpc"},
+            opts=child,
+        )
+        zones = aws.get_availability_zones_output(state="available")
+        public_cidrs, private_cidrs = subnet_cidrs(settings.vpc_cidr, settings.availability_zones)
+        gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-igw"}, opts=child
+        )
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
+            tags={**tags, "Name": f"{name}-public"},
+            opts=child,
+        )
+        public_subnets: list[aws.ec2.Subnet] = []
+        private_subnets: list[aws.ec2.Subnet] = []
+        for index in range(settings.availability_zones):
+            zone = zones.names.apply(lambda names, i=index: names[i])
+            public = aws.ec2.Subnet(
+                f"{name}-public-{index}",
+                vpc_id=vpc.id,
+                cidr_block=public_cidrs[index],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={**tags, "Name": f"{name}-public-{index}", "tier": "public"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{index}",
+                subnet_id=public.id,
+                route_table_id=public_routes.id,
+                opts=child,
+            )
+            public_subnets.append(public)
+            private_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-private-{index}",
+                    vpc_id=vpc.id,
+                    cidr_block=private_cidrs[index],
+                    availability_zone=zone,
+                    tags={**tags, "Name": f"{name}-private-{index}", "tier": "private"},
+                    opts=child,
+                )
+            )
+        self._route_private_subnets(name, settings, tags, vpc, public_subnets, private_subnets)
+        self.vpc_id = vpc.id
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        task_subnets = public_subnets if settings.tasks_in_public_subnets else private_subnets
+        self.task_subnet_ids = pulumi.Output.all(*[s.id for s in task_subnets])
+
+    def _route_private_subnets(
+        self,
+        name: str,
+        settings: NetworkSettings,
+        tags: dict[str, str],
+        vpc: aws.ec2.Vpc,
+        public_subnets: list[aws.ec2.Subnet],
+        private_subnets: list[aws.ec2.Subnet],
+    ) -> None:
+        """One route table per private subnet, through its zone's NAT (or the single one)."""
+        child = pulumi.ResourceOptions(parent=self)
+        nat_count = {"none": 0, "single": 1, "perAz": len(public_subnets)}[settings.nat_gateways]
+        nats = []
+        for index in range(nat_count):
+            address = aws.ec2.Eip(
+                f"{name}-nat-{index}",
+                domain="vpc",
+                tags={**tags, "Name": f"{name}-nat-{index}"},
+                opts=child,
+            )
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{index}",
+                    allocation_id=address.allocation_id,
+                    subnet_id=public_subnets[index].id,
+                    tags={**tags, "Name": f"{name}-nat-{index}"},
+                    opts=child,
+                )
+            )
+        for index, subnet in enumerate(private_subnets):
+            routes = (
+                [
+                    aws.ec2.RouteTableRouteArgs(
+                        cidr_block="0.0.0.0/0", nat_gateway_id=nats[index % nat_count].id
+                    )
+                ]
+                if nats
+                else []
+            )
+            table = aws.ec2.RouteTable(
+                f"{name}-private-rt-{index}",
+                vpc_id=vpc.id,
+                routes=routes,
+                tags={**tags, "Name": f"{name}-private-{index}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{index}",
+                subnet_id=subnet.id,
+                route_table_id=table.id,
+                opts=child,
+            )

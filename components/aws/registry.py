@@ -1,0 +1,119 @@
+"""ContainerRegistry (aws): an ECR repository for the app's images.
+
+Creates: ``aws.ecr.Repository`` (scan on push, KMS encryption, tag mutability from settings, the
+build-cache tag exempt from immutability) and ``aws.ecr.LifecyclePolicy`` (expire untagged images,
+keep the newest tagged ones), so the repository does not grow forever.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+from components.image import BUILD_CACHE_TAG
+from settings import RegistrySettings
+
+
+def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
+    """ECR lifecycle rules, lowest priority number first (ECR evaluates them in that order)."""
+    rules = [
+        {
+            "rulePriority": 1,
+            "description": f"Expire untagged images after {untagged_expiry_days} days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": untagged_expiry_days,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": f"Keep the newest {keep_tagged_count} tagged images",
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": keep_tagged_count,
+            },
+            "action": {"type": "expire"},
+        },
+    ]
+    return json.dumps({"rules": rules}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ContainerRegistryArgs:
+    settings: RegistrySettings
+    """Mutability, expiry and deletion policy."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every taggable child."""
+    retain_on_delete: bool = False
+    """Keep (and protect) the repository when the stack is destroyed."""
+
+
+class ContainerRegistry(pulumi.ComponentResource):
+    repository_url: pulumi.Output[str]
+    """``<account>.dkr.ecr.<region>.amazonaws.com/<name>``: where images are pushed."""
+    repository_arn: pulumi.Output[str]
+    """ARN the execution role may pull from (and nothing else)."""
+    repository_name: pulumi.Output[str]
+    registry_id: pulumi.Output[str]
+    """The AWS account id that owns the registry."""
+
+    def __init__(
+        self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:ContainerRegistry", name, None, opts)
+        policy = args.settings
+        mutability = (
+            "IMMUTABLE_WITH_EXCLUSION" if policy.tag_mutability == "IMMUTABLE" else "MUTABLE"
+        )
+        repository = aws.ecr.Repository(
+            f"{name}-repository",
+            image_scanning_configuration={"scan_on_push": True},
+            image_tag_mutability=mutability,
+            image_tag_mutability_exclusion_filters=(
+                [{"filter": BUILD_CACHE_TAG, "filter_type": "WILDCARD"}]
+                if mutability == "IMMUTABLE_WITH_EXCLUSION"
+                else None
+            ),
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            force_delete=policy.force_delete,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=args.retain_on_delete, protect=args.retain_on_delete
+            ),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=repository.name,
+            policy=lifecycle_policy(policy.untagged_expiry_days, policy.keep_tagged_count),
+            opts=pulumi.ResourceOptions(parent=repository),
+        )
+        self.repository_url = repository.repository_url
+        self.repository_arn = repository.arn
+        self.repository_name = repository.name
+        self.registry_id = repository.registry_id
+        self.register_outputs(
+            {
+                "repository_url": self.repository_url,
+                "repository_arn": self.repository_arn,
+                "repository_name": self.repository_name,
+                "registry_id": self.registry_id,
+            }
+        )
+
+    def credentials(self) -> docker.RegistryArgs:
+        """Short-lived push credentials for this registry."""
+        token = aws.ecr.get_authorization_token_output(registry_id=self.registry_id)
+        return docker.RegistryArgs(
+            server=self.repository_url.apply(lambda url: url.split("/")[0]),
+            username=token.user_name,
+            password=pulumi.Output.secret(token.password),
+        )

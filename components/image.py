@@ -1,0 +1,84 @@
+"""ContainerImage: the app's image, built from its Dockerfile and pushed, referenced by digest.
+
+Shared by both targets; only the registry (ECR or the local ``registry:2``) differs.
+Creates ``docker.Image`` (build for the service's platform, push, ``repoDigest``) and, so the next
+build can reuse layers, ``docker.Tag`` + ``docker.RegistryImage`` for the build-cache tag.
+With a prebuilt image in the settings it creates nothing and passes that reference through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from settings import ImageSettings
+
+BUILD_CACHE_TAG = "buildcache"
+"""The one tag overwritten by every build: BuildKit inline cache for the next build."""
+
+
+def build_args(settings: ImageSettings) -> dict[str, str]:
+    """Build args from the settings plus the inline-cache flag that makes ``cache_from`` work."""
+    return {**settings.build_args, "BUILDKIT_INLINE_CACHE": "1"}
+
+
+@dataclass(frozen=True)
+class ContainerImageArgs:
+    settings: ImageSettings
+    """What to build, for which platform, with which tag."""
+    repository_url: pulumi.Input[str]
+    """Registry repository to push to, without tag (``host[:port]/name``)."""
+    registry: pulumi.Input[docker.RegistryArgs] | None = None
+    """Push credentials (server, username, password); None for a registry without auth."""
+
+
+class ContainerImage(pulumi.ComponentResource):
+    image_ref: pulumi.Output[str]
+    """``<repository>@sha256:<digest>``: what the service runs, so identical builds never churn."""
+    image_name: pulumi.Output[str]
+    """``<repository>:<tag>``: the human-readable tag that was pushed."""
+
+    def __init__(
+        self, name: str, args: ContainerImageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:ContainerImage", name, None, opts)
+        settings = args.settings
+        if settings.prebuilt is not None:
+            self.image_ref = pulumi.Output.from_input(settings.prebuilt)
+            self.image_name = self.image_ref
+        else:
+            repository = pulumi.Output.from_input(args.repository_url)
+            cache_ref = repository.apply(lambda url: f"{url}:{BUILD_CACHE_TAG}")
+            image = docker.Image(
+                f"{name}-image",
+                image_name=repository.apply(lambda url: f"{url}:{settings.tag}"),
+                build=docker.DockerBuildArgs(
+                    context=str(settings.context),
+                    dockerfile=str(settings.dockerfile),
+                    platform=settings.platform,
+                    args=build_args(settings),
+                    cache_from=docker.CacheFromArgs(images=[cache_ref]),
+                    builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
+                ),
+                build_on_preview=settings.build_on_preview,
+                registry=args.registry,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            cache_tag = docker.Tag(
+                f"{name}-cache-tag",
+                source_image=image.repo_digest,
+                target_image=cache_ref,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            docker.RegistryImage(
+                f"{name}-cache-push",
+                name=cache_tag.target_image,
+                keep_remotely=True,
+                triggers={"digest": image.repo_digest},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.image_ref = image.repo_digest
+            self.image_name = image.image_name
+        self.register_outputs({"image_ref": self.image_ref, "image_name": self.image_name})

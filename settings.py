@@ -1,0 +1,422 @@
+"""Stack settings: every config key read once, validated, returned as frozen dataclasses.
+
+Components never read ``pulumi.Config``; ``__main__.py`` calls :func:`from_pulumi` and hands the
+parts to them. A bad value stops the program with one :class:`ConfigError` that lists every
+problem (key, value, what is allowed) before a single resource is registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import pulumi
+
+from config_reader import (
+    ConfigError,
+    ConfigReader,
+    cidr_problem,
+    current_stack_config,
+    load_project_config,
+)
+
+__all__ = ["ConfigError", "Settings", "from_pulumi", "load"]
+
+PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_NAME, DECLARED_KEYS = load_project_config(PROJECT_DIR / "Pulumi.yaml")
+
+# Object-valued keys: valid, but not declarable in Pulumi.yaml (no object type there).
+OBJECT_KEYS: tuple[str, ...] = ("tags", "environment", "secrets", "imageBuildArgs")
+
+TARGETS = ("local", "aws")
+ARCHITECTURES = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+
+# Fargate's accepted task sizes: cpu units -> memory MiB.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
+FARGATE_MEMORY: Mapping[int, tuple[int, ...]] = MappingProxyType(
+    {
+        256: (512, 1024, 2048),
+        512: tuple(range(1024, 4096 + 1, 1024)),
+        1024: tuple(range(2048, 8192 + 1, 1024)),
+        2048: tuple(range(4096, 16384 + 1, 1024)),
+        4096: tuple(range(8192, 30720 + 1, 1024)),
+        8192: tuple(range(16384, 61440 + 1, 4096)),
+        16384: tuple(range(32768, 122880 + 1, 8192)),
+    }
+)
+
+# Values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+# Fargate caps the container stopTimeout at 120 s; the task must outlive the ALB's draining.
+MAX_STOP_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_MARGIN_SECONDS = 15
+
+NAME_PATTERN = r"[a-z][a-z0-9-]{1,18}[a-z0-9]"
+ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+DIGEST_REFERENCE = r"[a-z0-9.\-/:_]+@sha256:[0-9a-f]{64}"
+IMAGE_TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}"
+SECRET_ARN = (
+    r"arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    r"|ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]+)"
+    r"(:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*)?"
+)
+ACM_ARN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}"
+DOMAIN_PATTERN = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+SUBNET_ID = r"subnet-[0-9a-f]{8,17}"
+VPC_ID = r"vpc-[0-9a-f]{8,17}"
+# Names the service sets itself; config must not override them.
+RESERVED_ENVIRONMENT = frozenset(
+    {"PORT", "PHX_SERVER", "PHX_HOST", "SECRET_KEY_BASE", "RELEASE_COOKIE", "SHUTDOWN_DRAIN_MS"}
+)
+# Build inputs whose changes matter to the image; anything else in the context is ignored.
+CONTEXT_IGNORED_DIRS = frozenset({"_build", "deps", ".git", ".elixir_ls", "node_modules"})
+
+NatGateways = Literal["none", "single", "perAz"]
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """What to build (or which prebuilt image to deploy)."""
+
+    context: Path
+    """Absolute build context."""
+    dockerfile: Path
+    """Absolute Dockerfile path."""
+    platform: str
+    """Docker platform matching the service architecture, e.g. ``linux/amd64``."""
+    tag: str
+    """Tag pushed with the image; deployments still reference the digest."""
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    """``--build-arg`` values, sorted."""
+    prebuilt: str | None = None
+    """A digest-pinned reference to deploy instead of building."""
+    build_on_preview: bool = True
+    """Build during preview so a broken Dockerfile fails the pull request."""
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """ECR repository policy."""
+
+    tag_mutability: Literal["IMMUTABLE", "MUTABLE"] = "IMMUTABLE"
+    untagged_expiry_days: int = 7
+    keep_tagged_count: int = 30
+    force_delete: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """A new VPC, or the ids of an existing one."""
+
+    vpc_cidr: str = "10.0.0.0/16"
+    availability_zones: int = 2
+    nat_gateways: NatGateways = "single"
+    existing_vpc_id: str | None = None
+    existing_public_subnet_ids: tuple[str, ...] = ()
+    existing_private_subnet_ids: tuple[str, ...] = ()
+
+    @property
+    def tasks_in_public_subnets(self) -> bool:
+        """Without NAT, tasks need public IPs to pull images; they still only admit the ALB."""
+        return self.existing_vpc_id is None and self.nat_gateways == "none"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The container service: size, scaling, health, load balancer and runtime config."""
+
+    container_port: int = 4000
+    cpu: int = 256
+    memory: int = 512
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    desired_count: int = 1
+    min_count: int = 1
+    max_count: int = 2
+    cpu_target_percent: int = 60
+    requests_per_target: int = 1000
+    health_check_path: str = "/health"
+    health_check_grace_period_seconds: int = 60
+    deregistration_delay_seconds: int = 30
+    log_retention_days: int = 30
+    enable_execute_command: bool = False
+    fargate_spot: bool = False
+    ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    domain: str | None = None
+    certificate_arn: str | None = None
+    alb_deletion_protection: bool = False
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Plain environment variables, sorted, no nulls."""
+    secret_arns: Mapping[str, str] = field(default_factory=dict)
+    """Environment variable name -> Secrets Manager / SSM ARN, injected as ECS secrets."""
+
+    @property
+    def stop_timeout_seconds(self) -> int:
+        """Longer than the load balancer's draining, so in-flight requests finish."""
+        return min(
+            self.deregistration_delay_seconds + STOP_TIMEOUT_MARGIN_SECONDS,
+            MAX_STOP_TIMEOUT_SECONDS,
+        )
+
+    @property
+    def https(self) -> bool:
+        return self.certificate_arn is not None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs, for one stack."""
+
+    project: str
+    stack: str
+    target: Literal["local", "aws"]
+    app_name: str
+    tags: Mapping[str, str]
+    retain_on_delete: bool
+    image: ImageSettings
+    registry: RegistrySettings
+    network: NetworkSettings
+    service: ServiceSettings
+
+    @property
+    def resource_prefix(self) -> str:
+        """``<app>-<stack>``: the prefix of every physical name."""
+        return f"{self.app_name}-{self.stack}"
+
+
+def _secret_arn_problem(value: str) -> str | None:
+    if re.fullmatch(SECRET_ARN, value):
+        return None
+    return "must be a Secrets Manager or SSM parameter ARN (arn:aws:secretsmanager:...)"
+
+
+def context_digest(context: Path, dockerfile: Path) -> str:
+    """A short hash of the build inputs: same sources, same tag (immutable-tag friendly)."""
+    digest = hashlib.sha256()
+    files = [dockerfile, *sorted(p for p in context.rglob("*") if p.is_file())]
+    for path in files:
+        relative = path.relative_to(context) if path.is_relative_to(context) else path
+        if CONTEXT_IGNORED_DIRS.intersection(relative.parts):
+            continue
+        digest.update(str(relative).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> ImageSettings:
+    context = project_dir / reader.string("imageContext")
+    dockerfile = project_dir / reader.string("imageDockerfile")
+    prebuilt = reader.optional_string(
+        "prebuiltImage",
+        pattern=DIGEST_REFERENCE,
+        allowed="must be pinned by digest: <repository>@sha256:<64 hex digits>",
+    )
+    tag = reader.optional_string(
+        "imageTag",
+        pattern=IMAGE_TAG_PATTERN,
+        allowed="a Docker tag: letters, digits, '_', '.', '-' (max 128), e.g. the commit SHA",
+    )
+    build_args = reader.string_map(
+        "imageBuildArgs", name_pattern=ENV_NAME_PATTERN, name_allowed="a build-arg name"
+    )
+    build_on_preview = reader.boolean("buildOnPreview")
+    if prebuilt is None:
+        reader.require(context.is_dir(), "imageContext", str(context), "must be a directory")
+        reader.require(dockerfile.is_file(), "imageDockerfile", str(dockerfile), "file not found")
+    if tag is None:
+        tag = (
+            "src-" + context_digest(context, dockerfile)
+            if context.is_dir() and dockerfile.is_file()
+            else "latest"
+        )
+    return ImageSettings(
+        context=context,
+        dockerfile=dockerfile,
+        platform=ARCHITECTURES.get(architecture, "linux/amd64"),
+        tag=tag,
+        build_args=MappingProxyType(build_args),
+        prebuilt=prebuilt,
+        build_on_preview=build_on_preview,
+    )
+
+
+def _read_registry(reader: ConfigReader) -> RegistrySettings:
+    mutability = reader.string("registryTagMutability", choices=("IMMUTABLE", "MUTABLE"))
+    return RegistrySettings(
+        tag_mutability="MUTABLE" if mutability == "MUTABLE" else "IMMUTABLE",
+        untagged_expiry_days=reader.integer("registryUntaggedExpiryDays", minimum=1, maximum=3650),
+        keep_tagged_count=reader.integer("registryKeepTaggedCount", minimum=1, maximum=10000),
+        force_delete=reader.boolean("registryForceDelete"),
+    )
+
+
+def _read_network(reader: ConfigReader) -> NetworkSettings:
+    vpc_cidr = reader.string("vpcCidr")
+    if message := cidr_problem(vpc_cidr):
+        reader.problem("vpcCidr", vpc_cidr, message)
+    elif not 16 <= int(vpc_cidr.split("/")[1]) <= 24:
+        reader.problem("vpcCidr", vpc_cidr, "prefix length must be /16 to /24 (room for subnets)")
+    zones = reader.integer("availabilityZones", minimum=2, maximum=6)
+    nat = reader.string("natGateways", choices=("none", "single", "perAz"))
+    vpc_id = reader.optional_string("vpcId", pattern=VPC_ID, allowed="a VPC id like vpc-0abc1234")
+
+    def subnet(value: str) -> str | None:
+        return None if re.fullmatch(SUBNET_ID, value) else "a subnet id like subnet-0abc1234"
+
+    public = reader.string_list("publicSubnetIds", item=subnet)
+    private = reader.string_list("privateSubnetIds", item=subnet)
+    if vpc_id is not None:
+        for key, ids in (("publicSubnetIds", public), ("privateSubnetIds", private)):
+            reader.require(len(ids) >= 2, key, list(ids), "with vpcId, list subnets in ≥ 2 AZs")
+    elif public or private:
+        reader.problem(
+            "vpcId", None, "required when publicSubnetIds/privateSubnetIds name existing subnets"
+        )
+    return NetworkSettings(
+        vpc_cidr=vpc_cidr,
+        availability_zones=zones,
+        nat_gateways=nat if nat in ("none", "single", "perAz") else "single",  # type: ignore[arg-type]
+        existing_vpc_id=vpc_id,
+        existing_public_subnet_ids=public,
+        existing_private_subnet_ids=private,
+    )
+
+
+def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
+    port = reader.integer("containerPort", minimum=1024, maximum=65535)
+    cpu = reader.integer("cpu", choices=FARGATE_MEMORY.keys())
+    memory = reader.integer("memory", minimum=512)
+    if cpu in FARGATE_MEMORY and memory not in FARGATE_MEMORY[cpu]:
+        allowed = FARGATE_MEMORY[cpu]
+        reader.problem(
+            "memory",
+            memory,
+            f"Fargate with cpu={cpu} accepts memory {allowed[0]}-{allowed[-1]} MiB "
+            f"({', '.join(map(str, allowed))})",
+        )
+    desired = reader.integer("desiredCount", minimum=0, maximum=1000)
+    low = reader.integer("minCount", minimum=0, maximum=1000)
+    high = reader.integer("maxCount", minimum=1, maximum=1000)
+    reader.require(
+        low <= desired <= high,
+        "desiredCount",
+        desired,
+        f"must satisfy minCount ({low}) ≤ desiredCount ≤ maxCount ({high})",
+    )
+    path = reader.string(
+        "healthCheckPath",
+        pattern=r"/[A-Za-z0-9/_.\-~%]*",
+        allowed="an HTTP path starting with '/', e.g. /health",
+    )
+    drain = reader.integer(
+        "deregistrationDelaySeconds",
+        minimum=0,
+        maximum=MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS,
+    )
+    environment = reader.string_map(
+        "environment", name_pattern=ENV_NAME_PATTERN, name_allowed="an environment variable name"
+    )
+    secrets = reader.string_map(
+        "secrets",
+        name_pattern=ENV_NAME_PATTERN,
+        name_allowed="an environment variable name",
+        value=_secret_arn_problem,
+    )
+    for key, names in (("environment", environment), ("secrets", secrets)):
+        for name in sorted(RESERVED_ENVIRONMENT.intersection(names)):
+            reader.problem(key, name, "set by the service itself; choose another name")
+    for name in sorted(set(environment).intersection(secrets)):
+        reader.problem("secrets", name, "also set in environment; set it in one place only")
+    domain = reader.optional_string(
+        "domain", pattern=DOMAIN_PATTERN, allowed="a lowercase host name like app.example.com"
+    )
+    certificate = reader.optional_string(
+        "certificateArn",
+        pattern=ACM_ARN,
+        allowed="an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)",
+    )
+    if certificate is not None and domain is None:
+        reader.problem("domain", None, "required with certificateArn (the certificate's host)")
+    return ServiceSettings(
+        container_port=port,
+        cpu=cpu,
+        memory=memory,
+        cpu_architecture="ARM64" if architecture == "arm64" else "X86_64",
+        desired_count=desired,
+        min_count=low,
+        max_count=high,
+        cpu_target_percent=reader.integer("cpuTargetPercent", minimum=10, maximum=95),
+        requests_per_target=reader.integer("requestsPerTarget", minimum=1, maximum=1_000_000),
+        health_check_path=path,
+        health_check_grace_period_seconds=reader.integer(
+            "healthCheckGracePeriodSeconds", minimum=0, maximum=7200
+        ),
+        deregistration_delay_seconds=drain,
+        log_retention_days=reader.integer("logRetentionDays", choices=LOG_RETENTION_DAYS),
+        enable_execute_command=reader.boolean("enableExecuteCommand"),
+        fargate_spot=reader.boolean("fargateSpot"),
+        ingress_cidrs=reader.string_list("ingressCidrs", item=cidr_problem, min_items=1),
+        domain=domain,
+        certificate_arn=certificate,
+        alb_deletion_protection=reader.boolean("albDeletionProtection"),
+        environment=MappingProxyType(environment),
+        secret_arns=MappingProxyType(secrets),
+    )
+
+
+def load(
+    stack: str,
+    values: Mapping[str, Any],
+    *,
+    secret_keys: Collection[str] = (),
+    project_dir: Path = PROJECT_DIR,
+) -> Settings:
+    """Settings from a stack's raw values (CLI strings or native YAML values).
+
+    Defaults come from ``Pulumi.yaml``. Raises :class:`ConfigError` listing every problem.
+    """
+    reader = ConfigReader(PROJECT_NAME, values, DECLARED_KEYS, secret_keys)
+    target = reader.string("target", choices=TARGETS)
+    app_name = reader.string(
+        "appName",
+        pattern=NAME_PATTERN,
+        allowed="3-20 characters: lowercase letters, digits and '-', starting with a letter",
+    )
+    architecture = reader.string("architecture", choices=tuple(ARCHITECTURES))
+    tags = reader.string_map("tags", name_pattern=r"[\w.:/=+\-@ ]{1,128}")
+    settings = Settings(
+        project=PROJECT_NAME,
+        stack=stack,
+        target="aws" if target == "aws" else "local",
+        app_name=app_name,
+        tags=MappingProxyType(
+            {
+                **tags,
+                "app": app_name,
+                "stack": stack,
+                "managed-by": "pulumi",
+                "project": PROJECT_NAME,
+            }
+        ),
+        retain_on_delete=reader.boolean("retainOnDelete"),
+        image=_read_image(reader, project_dir, architecture),
+        registry=_read_registry(reader),
+        network=_read_network(reader),
+        service=_read_service(reader, architecture),
+    )
+    reader.check_unknown_keys(OBJECT_KEYS)
+    reader.raise_if_problems()
+    return settings
+
+
+def from_pulumi() -> Settings:
+    """Settings of the running stack, from the configuration the Pulumi CLI passed in."""
+    values, secret_keys = current_stack_config(PROJECT_NAME)
+    return load(pulumi.get_stack(), values, secret_keys=secret_keys)

@@ -1,0 +1,124 @@
+"""Runs components or the whole program under the mocks, and returns what was registered.
+
+Two ways, for two needs:
+- :func:`run_components` runs a function that builds components in this process and returns
+  once every registration has completed (so assertions never race the engine).
+- :func:`run_stack` runs ``__main__.py`` for a committed stack file in a fresh interpreter
+  (the Pulumi runtime is process-global), with that file's config, and returns resources,
+  stack outputs and the error, if any.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from tests.mocks import AwsLikeMocks, Recorded, RecordingMonitor
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "elixir-devops"
+STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+
+def stack_file_config(stack: str) -> dict[str, Any]:
+    """The ``config:`` of ``Pulumi.<stack>.yaml`` with full (namespaced) keys."""
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+    return dict(document.get("config") or {})
+
+
+def project_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Only this project's keys, without the namespace (what settings.load takes)."""
+    prefix = f"{PROJECT}:"
+    return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+@dataclass
+class Registered:
+    """What a run registered, with lookups by type and by name."""
+
+    resources: list[Recorded]
+    outputs: dict[str, Any]
+    error: str | None = None
+
+    def of_type(self, token: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == token]
+
+    def one(self, token: str) -> Recorded:
+        found = self.of_type(token)
+        assert len(found) == 1, f"expected one {token}, got {[r.urn for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Recorded:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def custom(self) -> list[Recorded]:
+        return [r for r in self.resources if r.custom]
+
+
+_MONITOR: RecordingMonitor | None = None
+
+
+def _monitor(stack: str) -> RecordingMonitor:
+    global _MONITOR
+    if _MONITOR is None:
+        _MONITOR = RecordingMonitor(AwsLikeMocks())
+        pulumi.runtime.set_mocks(
+            AwsLikeMocks(), project=PROJECT, stack=stack, preview=False, monitor=_MONITOR
+        )
+    return _MONITOR
+
+
+def run_components(build: Callable[[], Iterable[pulumi.Output[Any]] | None]) -> Registered:
+    """Runs ``build`` under the mocks and waits for every registration it caused."""
+    monitor = _monitor("test")
+    monitor.clear()
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+
+    async def program() -> None:
+        outputs = build() or []
+        await pulumi.Output.all(*outputs).future()
+
+    _sync_await(run_pulumi_func(lambda: _sync_await(program())))
+    return Registered(monitor.recorded(), {})
+
+
+def run_stack(
+    stack: str, overrides: Mapping[str, Any] | None = None, remove: Iterable[str] = ()
+) -> Registered:
+    """Runs the program for ``stack`` in a subprocess with its stack file's config.
+
+    ``overrides`` are extra project keys (bare names), ``remove`` keys dropped from the file.
+    """
+    config = stack_file_config(stack)
+    for key in remove:
+        config.pop(f"{PROJECT}:{key}", None)
+    config |= {f"{PROJECT}:{k}": v for k, v in (overrides or {}).items()}
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.run_program", stack],
+        input=json.dumps(config),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        timeout=300,
+        check=False,
+    )
+    if completed.returncode != 0 or not completed.stdout.strip():
+        raise AssertionError(
+            f"program run for stack {stack} crashed ({completed.returncode}):\n{completed.stderr}"
+        )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return Registered(
+        [Recorded(**r) for r in result["resources"]], result["outputs"], result["error"]
+    )

@@ -1,0 +1,227 @@
+"""Pulumi mocks whose outputs look like AWS's and Docker's, and a monitor that records options.
+
+Outputs are shaped like the real ones (ARNs, repository URLs, DNS names, ``repo@sha256:``
+digests, ``vpc-``/``subnet-``/``sg-`` ids) so that code parsing them is exercised. The monitor
+also records what the engine would see but ``Mocks.new_resource`` does not: parent, protect,
+retainOnDelete, ignoreChanges and dependencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+
+
+def short_hash(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def unwrap(value: Any) -> Any:
+    """Plain values from mock inputs: secrets unwrapped, recursively."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return unwrap(value.get("value"))
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+@dataclass
+class Recorded:
+    """One registered resource as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    id: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    custom: bool
+    parent: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+_ID_PREFIX = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/internetGateway:InternetGateway": "igw-",
+    "aws:ec2/natGateway:NatGateway": "nat-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/eip:Eip": "eipalloc-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+}
+
+
+class AwsLikeMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = unwrap(args.inputs)
+        token = short_hash(f"{args.typ}/{args.name}")
+        physical = inputs.get("name") or (
+            f"{inputs['namePrefix']}{token}" if inputs.get("namePrefix") else f"{args.name}-{token}"
+        )
+        outputs: dict[str, Any] = {**inputs, "name": physical}
+        resource_id = _ID_PREFIX.get(args.typ, "") + short_hash(args.name, 17)
+        arn_base = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}"
+        elb = arn_base.format(service="elasticloadbalancing")
+        short = physical[:32]
+        match args.typ:
+            case "aws:ecr/repository:Repository":
+                outputs |= {
+                    "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{physical}",
+                    "arn": f"{arn_base.format(service='ecr')}:repository/{physical}",
+                    "registryId": ACCOUNT,
+                }
+                resource_id = physical
+            case "docker:index/image:Image":
+                repository = inputs["imageName"].rsplit(":", 1)[0]
+                digest = hashlib.sha256(inputs["imageName"].encode()).hexdigest()
+                outputs |= {"repoDigest": f"{repository}@sha256:{digest}"}
+                resource_id = f"sha256:{digest}"
+            case "aws:ecs/cluster:Cluster":
+                outputs["arn"] = f"{arn_base.format(service='ecs')}:cluster/{physical}"
+                resource_id = outputs["arn"]
+            case "aws:ecs/service:Service":
+                outputs["arn"] = f"{arn_base.format(service='ecs')}:service/{physical}"
+                resource_id = outputs["arn"]
+            case "aws:ecs/taskDefinition:TaskDefinition":
+                family = inputs["family"]
+                outputs |= {
+                    "arn": f"{arn_base.format(service='ecs')}:task-definition/{family}:1",
+                    "revision": 1,
+                }
+            case "aws:lb/loadBalancer:LoadBalancer":
+                suffix = f"app/{short}/{short_hash(physical, 16)}"
+                outputs |= {
+                    "arn": f"{elb}:loadbalancer/{suffix}",
+                    "arnSuffix": suffix,
+                    "dnsName": f"{short}-{short_hash(physical, 10)}.{REGION}.elb.amazonaws.com",
+                    "zoneId": "Z32O12XQLNTSW2",
+                }
+            case "aws:lb/targetGroup:TargetGroup":
+                suffix = f"targetgroup/{short}/{short_hash(physical, 16)}"
+                outputs |= {
+                    "arn": f"{elb}:{suffix}",
+                    "arnSuffix": suffix,
+                }
+            case "aws:lb/listener:Listener":
+                outputs["arn"] = f"{elb}:listener/{args.name}"
+            case "aws:cloudwatch/logGroup:LogGroup":
+                outputs["arn"] = f"{arn_base.format(service='logs')}:log-group:{physical}"
+                resource_id = physical
+            case "aws:iam/role:Role":
+                outputs["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{physical}"
+                resource_id = physical
+            case "aws:secretsmanager/secret:Secret":
+                outputs["arn"] = (
+                    f"{arn_base.format(service='secretsmanager')}:secret:{physical}-AbCdEf"
+                )
+                resource_id = outputs["arn"]
+            case "random:index/randomPassword:RandomPassword":
+                length = int(inputs["length"])
+                outputs["result"] = (hashlib.sha512(args.name.encode()).hexdigest() * 4)[:length]
+            case "aws:appautoscaling/target:Target":
+                resource_id = inputs["resourceId"]
+            case (
+                "aws:ec2/vpc:Vpc" | "aws:ec2/subnet:Subnet" | "aws:ec2/securityGroup:SecurityGroup"
+            ):
+                kind = args.typ.split(":")[-1].lower()
+                outputs["arn"] = f"{arn_base.format(service='ec2')}:{kind}/{resource_id}"
+            case _:
+                if args.typ.startswith("aws:") and "arn" not in outputs:
+                    service = args.typ.split(":")[1].split("/")[0]
+                    outputs["arn"] = f"{arn_base.format(service=service)}:{physical}"
+        return resource_id, outputs
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        match args.token:
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                result = {
+                    "accountId": ACCOUNT,
+                    "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+                    "userId": "AIDAEXAMPLE",
+                    "id": ACCOUNT,
+                }
+            case "aws:index/getPartition:getPartition":
+                result = {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+            case "aws:index/getRegion:getRegion":
+                result = {"region": REGION, "name": REGION, "id": REGION}
+            case "aws:index/getAvailabilityZones:getAvailabilityZones":
+                result = {"names": ZONES, "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"]}
+            case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+                result = {
+                    "userName": "AWS",
+                    "password": "mock-ecr-password",
+                    "authorizationToken": "QVdTOm1vY2s=",
+                    "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+                    "id": REGION,
+                }
+            case _:
+                raise NotImplementedError(f"no mock for invoke {args.token}")
+        return result, []
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that keeps every registration with its resource options."""
+
+    def __init__(self, mocks: AwsLikeMocks) -> None:
+        super().__init__(mocks)
+        self._options: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self._options[response.urn] = {
+            "parent": request.parent,
+            "protect": bool(request.protect),
+            "retain_on_delete": bool(request.retainOnDelete),
+            "ignore_changes": list(request.ignoreChanges),
+            "dependencies": list(request.dependencies),
+            "custom": bool(request.custom),
+            "type": request.type,
+            "name": request.name,
+        }
+        return response
+
+    def recorded(self) -> list[Recorded]:
+        result = []
+        for urn, registration in self.resources.items():
+            options = self._options.get(urn, {})
+            state = unwrap(dict(registration.state or {}))
+            result.append(
+                Recorded(
+                    type=options.get("type", ""),
+                    name=options.get("name", ""),
+                    urn=urn,
+                    id=registration.id,
+                    inputs=state,
+                    outputs=state,
+                    custom=options.get("custom", True),
+                    parent=options.get("parent", ""),
+                    protect=options.get("protect", False),
+                    retain_on_delete=options.get("retain_on_delete", False),
+                    ignore_changes=options.get("ignore_changes", []),
+                    dependencies=options.get("dependencies", []),
+                )
+            )
+        return result
+
+    def clear(self) -> None:
+        self.resources.clear()
+        self._options.clear()

@@ -1,0 +1,53 @@
+"""Runs ``__main__.py`` for one stack under the mocks; prints one JSON line with the result.
+
+Usage: ``python -m tests.run_program <stack>`` with the stack's full config (JSON) on stdin.
+Used by :func:`tests.harness.run_stack`, one fresh interpreter per run.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from typing import Any
+
+import pulumi
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from config_reader import cli_value
+from tests.harness import PROJECT, PROJECT_DIR
+from tests.mocks import AwsLikeMocks, RecordingMonitor, unwrap
+
+
+def main(stack: str, config: dict[str, Any]) -> dict[str, Any]:
+    monitor = RecordingMonitor(AwsLikeMocks())
+    pulumi.runtime.set_mocks(
+        AwsLikeMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor
+    )
+    pulumi.runtime.set_all_config({key: cli_value(value) for key, value in config.items()}, [])
+    outputs: dict[str, Any] = {}
+    error: str | None = None
+
+    async def program() -> None:
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        root = get_root_resource()
+        exported = dict(getattr(root, "outputs", {}) or {})
+        resolved = await pulumi.Output.all(**exported).future() if exported else {}
+        outputs.update(unwrap(resolved or {}))
+
+    try:
+        _sync_await(run_pulumi_func(lambda: _sync_await(program())))
+    except pulumi.RunError as exc:
+        error = str(exc)
+    return {
+        "resources": [r.to_json() for r in monitor.recorded()],
+        "outputs": outputs,
+        "error": error,
+    }
+
+
+if __name__ == "__main__":
+    result = main(sys.argv[1], json.load(sys.stdin))
+    print(json.dumps(result, default=str))
