@@ -83,8 +83,8 @@ def run_components(build: Callable[[], Iterable[pulumi.Output[Any]] | None]) -> 
     """Runs ``build`` under the mocks and waits for every registration it caused."""
     monitor = _monitor("test")
     monitor.clear()
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
+    SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
+    SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
 
     async def program() -> None:
         outputs = build() or []
