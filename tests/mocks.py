@@ -188,6 +188,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self._options[response.urn] = {
+            "inputs": unwrap(rpc.deserialize_properties(request.object)),
             "parent": request.parent,
             "protect": bool(request.protect),
             "retain_on_delete": bool(request.retainOnDelete),
@@ -210,7 +211,7 @@ class RecordingMonitor(MockMonitor):
                     name=options.get("name", ""),
                     urn=urn,
                     id=registration.id,
-                    inputs=state,
+                    inputs=options.get("inputs", state),
                     outputs=state,
                     custom=options.get("custom", True),
                     parent=options.get("parent", ""),
