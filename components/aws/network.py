@@ -18,21 +18,20 @@ import pulumi_aws as aws
 
 from settings import NetworkSettings
 
+MAX_ZONES = 6
+PRIVATE_BLOCK_OFFSET = 8
+
 
 def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
     """(public, private) CIDRs, one of each per zone.
 
-    The VPC is cut into 2 * zones equal blocks (rounded up to a power of two): public subnets
-    first, private after, so adding a zone later never renumbers existing subnets.
+    The VPC is always cut into 16 equal blocks (a /16 gives /20s): public subnets take blocks
+    0-5, private ones 8-13, so adding a zone later never renumbers an existing subnet.
     """
-    network = ipaddress.IPv4Network(vpc_cidr)
-    slots = 1
-    while slots < 2 * zones:
-        slots *= 2
-    extra_bits = slots.bit_length() - 1
-    blocks = [str(block) for block in network.subnets(prefixlen_diff=extra_bits)]
-    half = slots // 2
-    return blocks[:zones], blocks[half : half + zones]
+    if not 1 <= zones <= MAX_ZONES:
+        raise ValueError(f"zones must be 1-{MAX_ZONES}, got {zones}")
+    blocks = [str(block) for block in ipaddress.IPv4Network(vpc_cidr).subnets(prefixlen_diff=4)]
+    return blocks[:zones], blocks[PRIVATE_BLOCK_OFFSET : PRIVATE_BLOCK_OFFSET + zones]
 
 
 @dataclass(frozen=True)
