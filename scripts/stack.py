@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""`make up` / `make preview` / `make down`: run Pulumi for a stack after checking what it needs.
+
+Usage: python scripts/stack.py {up,preview,destroy} [--stack local] [-- extra pulumi args]
+
+Checks, and reports together with how to fix each: the Pulumi CLI, a running Docker engine
+(images are built locally for both targets), AWS credentials for an ``aws`` stack, and a state
+backend. The ``local`` stack needs no account: it keeps state in ``.pulumi-state/`` and uses a
+fixed, documented passphrase (it protects nothing of value; never use it for a cloud stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "elixir-devops"
+LOCAL_STATE_DIR = PROJECT_DIR / ".pulumi-state"
+LOCAL_PASSPHRASE = "elixir-devops-local-only"
+"""Encrypts only the local stack's generated secrets; documented in the README."""
+
+PULUMI_INSTALL = (
+    "install the Pulumi CLI: `curl -fsSL https://get.pulumi.com | sh` "
+    "(macOS: `brew install pulumi/tap/pulumi`), then open a new shell"
+)
+DOCKER_INSTALL = (
+    "install Docker: Docker Desktop (macOS/Windows) or Docker Engine "
+    "(Linux: https://docs.docker.com/engine/install/)"
+)
+DOCKER_START = (
+    "start the Docker engine (Docker Desktop, or `sudo systemctl start docker`) "
+    "and check `docker info` works for your user"
+)
+AWS_CREDENTIALS = (
+    "configure AWS credentials: `aws configure sso` / `aws sso login --profile X` and "
+    "`export AWS_PROFILE=X`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+)
+AWS_BACKEND = (
+    "choose where the stack's state lives: `pulumi login` (Pulumi Cloud) or "
+    "`export PULUMI_BACKEND_URL=s3://<state bucket>` (see docs/ci.md, bootstrap/)"
+)
+
+Which = Callable[[str], str | None]
+Run = Callable[[Sequence[str]], int]
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A prerequisite that is not there, and how to get it."""
+
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"  - {self.what}: {self.fix}"
+
+
+def available_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def stack_target(stack: str, project_dir: Path = PROJECT_DIR) -> str:
+    """The stack's ``target`` setting, or the project default."""
+    document = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    configured = (document.get("config") or {}).get(f"{PROJECT}:target")
+    if configured is not None:
+        return str(configured)
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    return str(project["config"]["target"]["default"])
+
+
+def _quiet(command: Sequence[str]) -> int:
+    try:
+        return subprocess.run(
+            list(command),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+            check=False,
+        ).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        return 1
+
+
+def has_aws_credentials(env: Mapping[str, str], home: Path) -> bool:
+    """Whether the AWS SDK has somewhere to find credentials (it validates them itself)."""
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return True
+    if any(
+        env.get(name)
+        for name in (
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        )
+    ):
+        return True
+    return (home / ".aws" / "credentials").is_file() or (home / ".aws" / "config").is_file()
+
+
+def check_prerequisites(
+    target: str,
+    env: Mapping[str, str],
+    *,
+    which: Which = shutil.which,
+    run: Run = _quiet,
+    home: Path | None = None,
+) -> list[Missing]:
+    """Everything missing for ``target``, in the order a person would fix it."""
+    missing: list[Missing] = []
+    if which("pulumi") is None:
+        missing.append(Missing("Pulumi CLI (`pulumi`) not found on PATH", PULUMI_INSTALL))
+    if which("docker") is None:
+        missing.append(Missing("Docker (`docker`) not found on PATH", DOCKER_INSTALL))
+    elif run(["docker", "info"]) != 0:
+        missing.append(Missing("Docker engine is not running or not reachable", DOCKER_START))
+    if target == "aws":
+        if not has_aws_credentials(env, home or Path.home()):
+            missing.append(Missing("AWS credentials not found", AWS_CREDENTIALS))
+        logged_in = which("pulumi") is not None and run(["pulumi", "whoami"]) == 0
+        if not env.get("PULUMI_BACKEND_URL") and not logged_in:
+            missing.append(Missing("no Pulumi state backend for a cloud stack", AWS_BACKEND))
+    return missing
+
+
+def pulumi_environment(target: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment Pulumi runs with: a file backend and passphrase for the local target."""
+    result = dict(env)
+    if target == "local":
+        result.setdefault("PULUMI_BACKEND_URL", LOCAL_STATE_DIR.as_uri())
+        result.setdefault("PULUMI_CONFIG_PASSPHRASE", LOCAL_PASSPHRASE)
+    result.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    return result
+
+
+def pulumi_commands(action: str, stack: str, target: str, extra: Sequence[str]) -> list[list[str]]:
+    select = ["pulumi", "stack", "select", stack, "--create", "--cwd", str(PROJECT_DIR)]
+    if target == "local":
+        select += ["--secrets-provider", "passphrase"]
+    return [select, ["pulumi", action, "--stack", stack, "--cwd", str(PROJECT_DIR), *extra]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("up", "preview", "destroy"))
+    parser.add_argument("--stack", default="local")
+    parser.add_argument("extra", nargs="*", help="passed to pulumi (after --)")
+    args = parser.parse_args(argv)
+
+    stacks = available_stacks()
+    if args.stack not in stacks:
+        print(
+            f"stack '{args.stack}' has no Pulumi.{args.stack}.yaml; known stacks: "
+            f"{', '.join(stacks)}",
+            file=sys.stderr,
+        )
+        return 2
+    target = stack_target(args.stack)
+    missing = check_prerequisites(target, os.environ)
+    if missing:
+        print(
+            f"Cannot run `pulumi {args.action}` for stack '{args.stack}' (target {target}):",
+            *map(str, missing),
+            sep="\n",
+            file=sys.stderr,
+        )
+        return 2
+
+    env = pulumi_environment(target, os.environ)
+    if target == "local":
+        LOCAL_STATE_DIR.mkdir(exist_ok=True)
+    for command in pulumi_commands(args.action, args.stack, target, args.extra):
+        code = subprocess.run(command, env=env, check=False).returncode
+        if code != 0:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""`make up`'s wrapper: says clearly what is missing, and runs Pulumi the right way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts import stack as wrapper
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def run_wrapper(
+    *args: str, path: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {"PATH": path, "HOME": "/nonexistent", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "scripts" / "stack.py"), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def fake_tool(directory: Path, name: str, exit_code: int) -> None:
+    tool = directory / name
+    tool.write_text(f"#!/bin/sh\nexit {exit_code}\n")
+    tool.chmod(0o755)
+
+
+def test_without_pulumi_or_docker_it_names_both_and_how_to_install(tmp_path: Path) -> None:
+    result = run_wrapper("up", path=str(tmp_path))
+    assert result.returncode == 2
+    assert "Pulumi CLI (`pulumi`) not found" in result.stderr
+    assert "get.pulumi.com" in result.stderr
+    assert "Docker (`docker`) not found" in result.stderr
+    assert "stack 'local' (target local)" in result.stderr
+
+
+def test_a_stopped_docker_engine_is_reported_as_such(tmp_path: Path) -> None:
+    fake_tool(tmp_path, "docker", 1)
+    fake_tool(tmp_path, "pulumi", 0)
+    result = run_wrapper("preview", path=str(tmp_path))
+    assert result.returncode == 2
+    assert "Docker engine is not running" in result.stderr
+    assert "Pulumi CLI" not in result.stderr
+
+
+def test_an_aws_stack_also_needs_credentials_and_a_backend(tmp_path: Path) -> None:
+    fake_tool(tmp_path, "docker", 0)
+    fake_tool(tmp_path, "pulumi", 1)  # `pulumi whoami` fails: not logged in
+    result = run_wrapper("up", "--stack", "dev", path=str(tmp_path))
+    assert result.returncode == 2
+    assert "AWS credentials not found" in result.stderr
+    assert "no Pulumi state backend" in result.stderr
+
+
+def test_an_unknown_stack_lists_the_known_ones(tmp_path: Path) -> None:
+    result = run_wrapper("up", "--stack", "qa", path=str(tmp_path))
+    assert result.returncode == 2
+    assert "known stacks: " in result.stderr and "dev" in result.stderr
+
+
+def test_with_everything_present_it_selects_the_stack_then_runs_pulumi(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    for name in ("docker", "pulumi"):
+        tool = tmp_path / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $* | $PULUMI_BACKEND_URL" >> {log}\n')
+        tool.chmod(0o755)
+    result = run_wrapper("up", path=f"{tmp_path}:{os.environ['PATH']}")
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("docker info")
+    assert calls[1].startswith("pulumi stack select local --create")
+    assert "--secrets-provider passphrase" in calls[1]
+    assert calls[2].startswith("pulumi up --stack local")
+    assert calls[2].endswith(f"| {(PROJECT_DIR / '.pulumi-state').as_uri()}")
+
+
+def test_a_failing_pulumi_step_fails_the_command(tmp_path: Path) -> None:
+    fake_tool(tmp_path, "docker", 0)
+    fake_tool(tmp_path, "pulumi", 3)
+    result = run_wrapper("up", path=str(tmp_path))
+    assert result.returncode == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "found"),
+    [
+        ({}, False),
+        ({"AWS_PROFILE": "dev"}, True),
+        ({"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s"}, True),
+        ({"AWS_ACCESS_KEY_ID": "AKIA"}, False),
+        ({"AWS_WEB_IDENTITY_TOKEN_FILE": "/token"}, True),
+    ],
+)
+def test_aws_credentials_are_looked_for_where_the_sdk_looks(
+    env: dict[str, str], found: bool, tmp_path: Path
+) -> None:
+    assert wrapper.has_aws_credentials(env, tmp_path) is found
+
+
+def test_local_stack_gets_a_file_backend_and_the_documented_passphrase() -> None:
+    env = wrapper.pulumi_environment("local", {})
+    assert env["PULUMI_BACKEND_URL"].startswith("file://")
+    assert env["PULUMI_CONFIG_PASSPHRASE"] == wrapper.LOCAL_PASSPHRASE
+    cloud = wrapper.pulumi_environment("aws", {"PULUMI_BACKEND_URL": "s3://state"})
+    assert cloud["PULUMI_BACKEND_URL"] == "s3://state"
+    assert "PULUMI_CONFIG_PASSPHRASE" not in cloud
+
+
+def test_stack_targets_come_from_the_stack_files() -> None:
+    assert wrapper.stack_target("dev") == "aws"
+    assert wrapper.stack_target("prod") == "aws"
