@@ -19,7 +19,12 @@ from typing import Any, TypeVar
 import pytest
 from promql_support import interpolate
 
-from components.observability import iter_target_exprs, render_yaml
+from components.observability import (
+    ScrapeTarget,
+    iter_target_exprs,
+    prometheus_config,
+    render_yaml,
+)
 
 T = TypeVar("T")
 
@@ -60,6 +65,17 @@ def poll(
                 f"(last error: {last_error})\n{details()}"
             )
         time.sleep(interval)
+
+
+def loopback_scrape_config(job: str, port: int) -> dict[str, Any]:
+    """``prometheus.yml`` scraping ``127.0.0.1:port`` every second as ``job``, and nothing else."""
+    target = ScrapeTarget(
+        job_name=job,
+        targets=(f"127.0.0.1:{port}",),
+        scrape_interval_seconds=1,
+        scrape_timeout_seconds=1,
+    )
+    return prometheus_config([target], self_scrape_target=None)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_support import (
     free_port,
+    loopback_scrape_config,
     running_prometheus,
     series_count,
     wait_for_dashboard_data,
@@ -25,10 +26,8 @@ from prometheus_support import (
 
 from components.observability import (
     APP_METRIC_NAMES,
-    ScrapeTarget,
     dashboard_metric_names,
     load_dashboard,
-    prometheus_config,
 )
 
 JOB = "contract-stand-in"
@@ -101,17 +100,7 @@ def test_real_prometheus_scrapes_the_contract_and_every_dashboard_query_has_data
 ) -> None:
     exporter = ContractExporter()
     with serving(exporter) as port:
-        config = prometheus_config(
-            [
-                ScrapeTarget(
-                    job_name=JOB,
-                    targets=(f"127.0.0.1:{port}",),
-                    scrape_interval_seconds=1,
-                    scrape_timeout_seconds=1,
-                )
-            ],
-            self_scrape_target=None,
-        )
+        config = loopback_scrape_config(JOB, port)
         with running_prometheus(config, tmp_path / "prometheus") as prometheus:
             wait_for_target_up(prometheus, JOB)
 
