@@ -2,13 +2,23 @@
 # The infrastructure sets PORT, PHX_HOST, SECRET_KEY_BASE and RELEASE_COOKIE.
 import Config
 
+# Fail fast with a readable message. Raising here is not enough: the boot failure halts the
+# VM without flushing stderr, so the exception's text is often lost and operators see only
+# an "init terminating in do_boot" term. halt/1 flushes output before exiting with status 1.
+fail = fn message ->
+  IO.puts(:stderr, "ERROR: " <> message)
+  System.halt(1)
+end
+
 parse_positive_integer = fn name, value, max ->
   case Integer.parse(value) do
     {int, ""} when int >= 1 and int <= max ->
       int
 
     _ ->
-      raise "environment variable #{name} must be an integer between 1 and #{max}, got: #{inspect(value)}"
+      fail.(
+        "environment variable #{name} must be an integer between 1 and #{max}, got: #{inspect(value)}"
+      )
   end
 end
 
@@ -35,14 +45,16 @@ end
 if config_env() == :prod do
   secret_key_base =
     System.get_env("SECRET_KEY_BASE") ||
-      raise """
+      fail.("""
       environment variable SECRET_KEY_BASE is missing.
-      Generate one with `mix phx.gen.secret` or `openssl rand -base64 48` (at least 64 bytes).
-      """
+      Generate one with `mix phx.gen.secret` or `openssl rand -base64 48` (at least 64 bytes).\
+      """)
 
   if byte_size(secret_key_base) < 64 do
-    raise "environment variable SECRET_KEY_BASE must be at least 64 bytes long, " <>
-            "got #{byte_size(secret_key_base)} bytes"
+    fail.(
+      "environment variable SECRET_KEY_BASE must be at least 64 bytes long, " <>
+        "got #{byte_size(secret_key_base)} bytes"
+    )
   end
 
   # The release script (bin/elixir_app) hands RELEASE_COOKIE to the VM itself; without it the
