@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from promql_support import interpolate
 
 from components.observability import (
     ScrapeTarget,
@@ -25,6 +24,7 @@ from components.observability import (
     prometheus_config,
     render_yaml,
 )
+from tests.promql_support import interpolate
 
 T = TypeVar("T")
 

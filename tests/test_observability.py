@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promql_support import interpolate, run_promtool
 
 from components.observability import (
     APP_METRIC_NAMES,
@@ -28,6 +27,7 @@ from components.observability import (
     render_yaml,
     scrape_config,
 )
+from tests.promql_support import interpolate, run_promtool
 
 AMP_URL = (
     "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0123abcd/api/v1/remote_write"

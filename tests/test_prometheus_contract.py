@@ -15,19 +15,19 @@ from pathlib import Path
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_support import (
+
+from components.observability import (
+    APP_METRIC_NAMES,
+    dashboard_metric_names,
+    load_dashboard,
+)
+from tests.prometheus_support import (
     free_port,
     loopback_scrape_config,
     running_prometheus,
     series_count,
     wait_for_dashboard_data,
     wait_for_target_up,
-)
-
-from components.observability import (
-    APP_METRIC_NAMES,
-    dashboard_metric_names,
-    load_dashboard,
 )
 
 JOB = "contract-stand-in"
