@@ -179,6 +179,24 @@ def wait_for_target_up(prometheus: Prometheus, job: str, *, timeout: float = 30.
     )
 
 
+# Series Prometheus itself records for every target, next to what the target exports.
+SCRAPE_META_SERIES = frozenset(
+    {
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    }
+)
+
+
+def exported_metric_names(prometheus: Prometheus, job: str) -> set[str]:
+    """Names of the series ``job``'s targets export (Prometheus's own scrape series left out)."""
+    series = prometheus.api("series", {"match[]": f'{{job="{job}"}}'})
+    return {labels["__name__"] for labels in series} - SCRAPE_META_SERIES
+
+
 def series_count(prometheus: Prometheus, metric: str, job: str) -> int:
     """Number of series of ``metric`` scraped by ``job``."""
     result = prometheus.query(f'count({{__name__="{metric}", job="{job}"}})')

@@ -18,6 +18,7 @@ from components.observability import (
 from tests.app_release import RunningRelease, http_get, running_release
 from tests.prometheus_support import (
     Prometheus,
+    exported_metric_names,
     loopback_scrape_config,
     poll,
     running_prometheus,
@@ -70,7 +71,7 @@ def test_prometheus_scrapes_the_release(release: RunningRelease, prometheus: Pro
     poll(has_samples, timeout=30, what="beam_process_count and http_requests_total samples")
 
 
-def test_the_release_exports_the_whole_contract(
+def test_the_release_exports_exactly_the_contract(
     release: RunningRelease, prometheus: Prometheus
 ) -> None:
     make_traffic(release)
@@ -90,6 +91,7 @@ def test_the_release_exports_the_whole_contract(
         what="a series of every contract metric",
         details=lambda: f"missing: {sorted(missing)}",
     )
+    assert exported_metric_names(prometheus, JOB) == set(APP_METRIC_NAMES), "exactly the contract"
     kinds = {
         series["metric"]["kind"] for series in prometheus.query(f'beam_memory_bytes{{job="{JOB}"}}')
     }
