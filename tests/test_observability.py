@@ -193,6 +193,18 @@ def test_adot_config_remote_writes_to_amp_with_sigv4() -> None:
     assert yaml.safe_load(render_yaml(collector)) == collector
 
 
+def test_adot_embedded_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    collector = adot_collector_config(APP, remote_write_url=AMP_URL, region="eu-west-1")
+    embedded = collector["receivers"]["prometheus"]["config"]
+    # The collector turns $$ back into $ before the receiver parses this as prometheus.yml.
+    config_file = tmp_path / "embedded.yml"
+    config_file.write_text(render_yaml(embedded).replace("$$", "$"))
+
+    result = run_promtool("check", "config", config_file)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_adot_config_escapes_dollars_in_the_embedded_prometheus_config() -> None:
     target = ScrapeTarget(job_name="app$1", targets=("app:4000",), labels={"team": "$ops"})
     collector = adot_collector_config(
