@@ -20,7 +20,8 @@ backend = StateBackend(
     "state",
     StateBackendArgs(
         bucket_prefix=settings.state_bucket_prefix,
-        key_alias=f"alias/{settings.main_project}-pulumi-secrets",
+        project=settings.main_project,
+        stacks=settings.environments,
         tags=settings.tags,
     ),
 )
@@ -32,7 +33,8 @@ roles = GithubCiRoles(
         github_environments=settings.github_environments,
         deploy_branch=settings.deploy_branch,
         state_bucket_arn=backend.bucket_arn,
-        secrets_key_arn=backend.key_arn,
+        state_bucket_key_arn=backend.bucket_key_arn,
+        secrets_key_arns=backend.secrets_key_arns,
         main_project=settings.main_project,
         resource_prefix=settings.resource_prefix,
         existing_provider_arn=settings.existing_oidc_provider_arn,
@@ -42,8 +44,8 @@ roles = GithubCiRoles(
 
 pulumi.export("stateBucketName", backend.bucket_name)
 pulumi.export("backendUrl", backend.backend_url)
-pulumi.export("secretsKeyArn", backend.key_arn)
-pulumi.export("secretsProvider", backend.secrets_provider)
+pulumi.export("secretsKeyArns", backend.secrets_key_arns)
+pulumi.export("secretsProviders", backend.secrets_providers)
 pulumi.export("oidcProviderArn", roles.provider_arn)
 pulumi.export("deployRoleArns", roles.deploy_role_arns)
 pulumi.export("previewRoleArns", roles.preview_role_arns)

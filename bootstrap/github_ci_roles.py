@@ -42,8 +42,10 @@ class GithubCiRolesArgs:
     """Branch whose pushes deploy stacks without an environment."""
     state_bucket_arn: pulumi.Input[str]
     """The state bucket (each role reaches only its stack's files)."""
-    secrets_key_arn: pulumi.Input[str]
-    """The KMS key of the secrets provider and the bucket."""
+    state_bucket_key_arn: pulumi.Input[str]
+    """The KMS key encrypting the bucket (used through S3 only)."""
+    secrets_key_arns: pulumi.Input[Mapping[str, str]]
+    """The secrets provider key of each stack."""
     main_project: str
     """Pulumi project name of the main program."""
     resource_prefix: str
@@ -125,13 +127,17 @@ class GithubCiRoles(pulumi.ComponentResource):
             f"{self._name}-{stack}-{purpose}-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                self.provider_arn, args.state_bucket_arn, args.secrets_key_arn
+                self.provider_arn,
+                args.state_bucket_arn,
+                args.state_bucket_key_arn,
+                pulumi.Output.from_input(args.secrets_key_arns).apply(lambda keys: keys[stack]),
             ).apply(
                 lambda arns: json.dumps(
                     document(
                         provider_arn=arns[0],
                         bucket_arn=arns[1],
-                        key_arn=arns[2],
+                        bucket_key_arn=arns[2],
+                        secrets_key_arn=arns[3],
                         project=args.main_project,
                         resource_prefix=args.resource_prefix,
                         stack=stack,

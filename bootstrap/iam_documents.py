@@ -95,7 +95,13 @@ def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
 
 
 def _state_statements(
-    bucket_arn: str, key_arn: str, project: str, stack: str, *, write: bool
+    bucket_arn: str,
+    bucket_key_arn: str,
+    secrets_key_arn: str,
+    project: str,
+    stack: str,
+    *,
+    write: bool,
 ) -> list[dict[str, Any]]:
     """Access to one stack's files in the DIY backend (and nothing of the other stacks).
 
@@ -127,18 +133,21 @@ def _state_statements(
             "Resource": stack_objects if write else lock_objects,
         },
         {
-            # Decrypts the stack's secrets (the awskms secrets provider) and the bucket's objects.
-            "Sid": "SecretsKeyDecrypt",
+            # The stack's own secrets key (awskms secrets provider). Each stack has its own key:
+            # the encrypted data keys sit in the committed Pulumi.<stack>.yaml files, so a shared
+            # key would let a dev preview (pull-request code) decrypt prod's secrets.
+            "Sid": "StackSecretsDecrypt",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
-            "Resource": key_arn,
+            "Resource": secrets_key_arn,
         },
         {
-            # New state objects are encrypted with the key, but only through S3.
+            # The bucket's encryption key, usable only by S3 on the caller's behalf, so the
+            # object permissions above decide what each role can read.
             "Sid": "StateKeyThroughS3",
             "Effect": "Allow",
-            "Action": "kms:GenerateDataKey",
-            "Resource": key_arn,
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": bucket_key_arn,
             "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
         },
     ]
@@ -443,14 +452,17 @@ def deploy_policy(
     *,
     provider_arn: str,
     bucket_arn: str,
-    key_arn: str,
+    bucket_key_arn: str,
+    secrets_key_arn: str,
     project: str,
     resource_prefix: str,
     stack: str,
 ) -> dict[str, Any]:
     """What ``pulumi up`` of one main stack needs, and no more."""
     partition, _, account = arn_parts(provider_arn)
-    statements = _state_statements(bucket_arn, key_arn, project, stack, write=True)
+    statements = _state_statements(
+        bucket_arn, bucket_key_arn, secrets_key_arn, project, stack, write=True
+    )
     statements += _iam_statements(partition, account, resource_prefix, stack)
     statements += [
         {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
@@ -463,14 +475,17 @@ def preview_policy(
     *,
     provider_arn: str,
     bucket_arn: str,
-    key_arn: str,
+    bucket_key_arn: str,
+    secrets_key_arn: str,
     project: str,
     resource_prefix: str,
     stack: str,
 ) -> dict[str, Any]:
     """What ``pulumi preview`` of one main stack needs: reads, plus the stack's lock file."""
     partition, _, account = arn_parts(provider_arn)
-    statements = _state_statements(bucket_arn, key_arn, project, stack, write=False)
+    statements = _state_statements(
+        bucket_arn, bucket_key_arn, secrets_key_arn, project, stack, write=False
+    )
     statements.append(
         {
             "Sid": "ProjectRoleReads",

@@ -12,6 +12,7 @@ import contextvars
 import fnmatch
 import json
 import runpy
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,16 @@ REGION = "eu-west-1"
 REPOSITORY = "acme/shop"
 OIDC = "token.actions.githubusercontent.com"
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC}"
-KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+STACKS = ("dev", "staging", "prod")
 BUCKET_ARN = "arn:aws:s3:::elixir-devops-state-20260101000000000000000001"
 INLINE_POLICY_LIMIT = 10_240  # IAM: aggregate inline policy size per role, whitespace excluded
 
 
 # -- mocks -----------------------------------------------------------------------------------
+
+
+def key_arn(key_id: str) -> str:
+    return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
 
 
 def unwrap(value: Any) -> Any:
@@ -75,8 +80,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(inputs)
         resource_id = f"{args.name}-id"
         if args.typ == "aws:kms/key:Key":
-            resource_id = KEY_ARN.rsplit("/", 1)[1]
-            outputs.update(arn=KEY_ARN, keyId=resource_id)
+            resource_id = str(uuid.uuid5(uuid.NAMESPACE_URL, args.name))
+            outputs.update(arn=key_arn(resource_id), keyId=resource_id)
         elif args.typ == "aws:s3/bucket:Bucket":
             resource_id = BUCKET_ARN.rsplit(":", 1)[1]
             outputs.update(bucket=resource_id, arn=BUCKET_ARN)
@@ -112,6 +117,18 @@ class Run:
             (r.inputs["tags"]["stack"], r.inputs["tags"]["purpose"]): r
             for r in self.mocks.of_type("aws:iam/role:Role")
         }
+
+    def key_arn_by_alias(self) -> dict[str, str]:
+        return {
+            alias.inputs["name"]: key_arn(alias.inputs["targetKeyId"])
+            for alias in self.mocks.of_type("aws:kms/alias:Alias")
+        }
+
+    def bucket_key_arn(self) -> str:
+        return self.key_arn_by_alias()["alias/elixir-devops-pulumi-state"]
+
+    def secrets_key_arn(self, stack: str) -> str:
+        return self.key_arn_by_alias()[f"alias/elixir-devops-{stack}-pulumi-secrets"]
 
     def policy_of(self, role: Registered) -> dict[str, Any]:
         (policy,) = [
@@ -149,8 +166,8 @@ def _run_in_this_context(config: dict[str, Any], mocks: RecordingMocks) -> Run:
         backend, roles = namespace["backend"], namespace["roles"]
         return pulumi.Output.all(
             backendUrl=backend.backend_url,
-            secretsProvider=backend.secrets_provider,
             stateBucketName=backend.bucket_name,
+            secretsProviders=backend.secrets_providers,
             oidcProviderArn=roles.provider_arn,
             deployRoleArns=roles.deploy_role_arns,
             previewRoleArns=roles.preview_role_arns,
@@ -265,7 +282,7 @@ def test_state_bucket_is_private_versioned_and_encrypted_with_the_secrets_key(
     assert encryption["bucket"] == bucket_name
     (rule,) = encryption["rules"]
     default = rule["applyServerSideEncryptionByDefault"]
-    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN}
+    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": default_run.bucket_key_arn()}
 
     ownership = mocks.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
     assert ownership["rule"]["objectOwnership"] == "BucketOwnerEnforced"
@@ -281,12 +298,13 @@ def test_state_bucket_refuses_requests_without_tls(default_run: Run) -> None:
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_secrets_key_rotates_and_has_an_alias(default_run: Run) -> None:
-    key = default_run.mocks.one("aws:kms/key:Key").inputs
-    assert key["enableKeyRotation"] is True
-    alias = default_run.mocks.one("aws:kms/alias:Alias").inputs
-    assert alias["name"] == "alias/elixir-devops-pulumi-secrets"
-    assert alias["targetKeyId"] == KEY_ARN.rsplit("/", 1)[1]
+def test_every_stack_has_its_own_rotating_secrets_key(default_run: Run) -> None:
+    keys = default_run.mocks.of_type("aws:kms/key:Key")
+    assert all(key.inputs["enableKeyRotation"] is True for key in keys)
+    secrets_keys = {default_run.secrets_key_arn(stack) for stack in STACKS}
+    assert len(secrets_keys) == len(STACKS)
+    assert default_run.bucket_key_arn() not in secrets_keys
+    assert {key.outputs["arn"] for key in keys} == {*secrets_keys, default_run.bucket_key_arn()}
 
 
 def test_outputs_are_what_ci_variables_need(default_run: Run) -> None:
@@ -294,7 +312,9 @@ def test_outputs_are_what_ci_variables_need(default_run: Run) -> None:
     bucket = BUCKET_ARN.rsplit(":", 1)[1]
     assert exports["stateBucketName"] == bucket
     assert exports["backendUrl"] == f"s3://{bucket}"
-    assert exports["secretsProvider"] == f"awskms:///{KEY_ARN}?region={REGION}"
+    assert exports["secretsProviders"] == {
+        stack: f"awskms:///{default_run.secrets_key_arn(stack)}?region={REGION}" for stack in STACKS
+    }
     assert exports["oidcProviderArn"] == PROVIDER_ARN
     for name in ("deployRoleArns", "previewRoleArns"):
         arns = exports[name]
@@ -310,7 +330,7 @@ def test_runs_leave_the_global_pulumi_runtime_alone(default_run: Run) -> None:
 
 def test_url_helpers() -> None:
     assert backend_url("b") == "s3://b"
-    assert secrets_provider_url(KEY_ARN).endswith(f"?region={REGION}")
+    assert secrets_provider_url(key_arn("k")) == f"awskms:///{key_arn('k')}?region={REGION}"
     with pytest.raises(ValueError, match="not an ARN"):
         secrets_provider_url("alias/x")
 
@@ -455,10 +475,21 @@ def test_each_role_reaches_only_its_own_stack_state(default_run: Run) -> None:
         assert allows(document, "s3:GetObject", f"{BUCKET_ARN}/.pulumi/meta.yaml")
         assert allows(document, "s3:PutObject", own_lock)
         assert allows(document, "s3:PutObject", own) == (purpose == "deploy")
+        assert allows(document, "kms:Decrypt", default_run.secrets_key_arn(stack))
         for other in {"dev", "staging", "prod"} - {stack}:
             theirs = f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/{other}.json"
             assert not allows(document, "s3:GetObject", theirs), (stack, purpose, other)
             assert not allows(document, "s3:PutObject", theirs), (stack, purpose, other)
+            # Pulumi.<other>.yaml (encrypted data key and secrets) is in the repository.
+            their_key = default_run.secrets_key_arn(other)
+            assert not allows(document, "kms:Decrypt", their_key), (stack, purpose, other)
+        # The bucket key works only through S3, where the object permissions above apply.
+        (bucket_key,) = [
+            st
+            for st in statements(document)
+            if default_run.bucket_key_arn() in as_list(st["Resource"])
+        ]
+        assert bucket_key["Condition"] == {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}
 
 
 def test_iam_is_scoped_to_the_stacks_own_roles_and_never_the_ci_roles(default_run: Run) -> None:
@@ -512,7 +543,8 @@ def test_documents_as_plain_functions_match_what_the_program_registers(default_r
     expected = deploy_policy(
         provider_arn=PROVIDER_ARN,
         bucket_arn=BUCKET_ARN,
-        key_arn=KEY_ARN,
+        bucket_key_arn=default_run.bucket_key_arn(),
+        secrets_key_arn=default_run.secrets_key_arn("prod"),
         project="elixir-devops",
         resource_prefix="elixir-devops",
         stack="prod",
@@ -522,7 +554,8 @@ def test_documents_as_plain_functions_match_what_the_program_registers(default_r
     assert default_run.policy_of(preview) == preview_policy(
         provider_arn=PROVIDER_ARN,
         bucket_arn=BUCKET_ARN,
-        key_arn=KEY_ARN,
+        bucket_key_arn=default_run.bucket_key_arn(),
+        secrets_key_arn=default_run.secrets_key_arn("dev"),
         project="elixir-devops",
         resource_prefix="elixir-devops",
         stack="dev",

@@ -205,6 +205,10 @@ def test_preview_matrix_has_one_entry_per_aws_stack() -> None:
     assert "local" not in stacks
     for entry in matrix:
         assert entry["role-variable"] == f"AWS_PREVIEW_ROLE_ARN_{entry['stack'].upper()}"
+        expected = f"PULUMI_SECRETS_PROVIDER_{entry['stack'].upper()}"
+        assert entry["secrets-provider-variable"] == expected
+    (step,) = steps_using(preview_job(), PULUMI_ACTION)
+    assert step["with"]["secrets-provider"] == "${{ vars[matrix.secrets-provider-variable] }}"
 
 
 def test_fork_pull_requests_skip_cloud_steps_with_a_notice() -> None:
@@ -298,12 +302,15 @@ def test_each_stack_deploys_one_at_a_time_and_is_never_cancelled_midway() -> Non
     assert len(groups) == len(AWS_STACKS)
 
 
-def test_deploy_roles_come_from_per_stack_variables() -> None:
+def test_deploy_roles_and_secrets_providers_come_from_per_stack_variables() -> None:
     for job_id, job in deploy_jobs().items():
         stack = stack_of(job)
         (prepare,) = [s for s in job["steps"] if s.get("uses", "").startswith("./")]
         role = prepare["with"]["aws-role-arn"]
         assert role == f"${{{{ vars.AWS_DEPLOY_ROLE_ARN_{stack.upper()} }}}}", job_id
+        (pulumi_step,) = steps_using(job, PULUMI_ACTION)
+        provider = pulumi_step["with"]["secrets-provider"]
+        assert provider == f"${{{{ vars.PULUMI_SECRETS_PROVIDER_{stack.upper()} }}}}", job_id
         assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
 
 
