@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from bootstrap.iam_documents import (
     GITHUB_OIDC_URL,
     STS_AUDIENCE,
+    StackScope,
     deploy_policy,
     deploy_subjects,
     preview_policy,
@@ -134,13 +135,15 @@ class GithubCiRoles(pulumi.ComponentResource):
             ).apply(
                 lambda arns: json.dumps(
                     document(
-                        provider_arn=arns[0],
-                        bucket_arn=arns[1],
-                        bucket_key_arn=arns[2],
-                        secrets_key_arn=arns[3],
-                        project=args.main_project,
-                        resource_prefix=args.resource_prefix,
-                        stack=stack,
+                        StackScope(
+                            provider_arn=arns[0],
+                            bucket_arn=arns[1],
+                            bucket_key_arn=arns[2],
+                            secrets_key_arn=arns[3],
+                            project=args.main_project,
+                            resource_prefix=args.resource_prefix,
+                            stack=stack,
+                        )
                     )
                 )
             ),

@@ -17,6 +17,7 @@ Who may assume what (the OIDC ``sub`` claim GitHub puts in the token):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -34,6 +35,26 @@ ATTACHABLE_AWS_POLICIES = (
     "AmazonPrometheusRemoteWriteAccess",
     "CloudWatchAgentServerPolicy",
 )
+
+
+@dataclass(frozen=True)
+class StackScope:
+    """What one main stack's CI roles are confined to."""
+
+    provider_arn: str
+    """The GitHub OIDC provider (its ARN gives the partition and account)."""
+    bucket_arn: str
+    """The state bucket."""
+    bucket_key_arn: str
+    """The bucket's encryption key."""
+    secrets_key_arn: str
+    """The stack's secrets provider key."""
+    project: str
+    """Pulumi project name of the main program."""
+    resource_prefix: str
+    """Prefix of the IAM names the main stacks create."""
+    stack: str
+    """The stack."""
 
 
 def arn_parts(arn: str) -> tuple[str, str, str]:
@@ -94,20 +115,13 @@ def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
     }
 
 
-def _state_statements(
-    bucket_arn: str,
-    bucket_key_arn: str,
-    secrets_key_arn: str,
-    project: str,
-    stack: str,
-    *,
-    write: bool,
-) -> list[dict[str, Any]]:
+def _state_statements(scope: StackScope, *, write: bool) -> list[dict[str, Any]]:
     """Access to one stack's files in the DIY backend (and nothing of the other stacks).
 
     Layout of a project-scoped backend: ``.pulumi/stacks/<project>/<stack>.json`` (+ ``.bak``),
     ``.pulumi/{history,backups}/<project>/<stack>/...``, ``.pulumi/locks/<org>/<project>/<stack>/``.
     """
+    bucket_arn, project, stack = scope.bucket_arn, scope.project, scope.stack
     stack_objects = [
         f"{bucket_arn}/.pulumi/*/{project}/{stack}.json*",
         f"{bucket_arn}/.pulumi/*/{project}/{stack}/*",
@@ -139,7 +153,7 @@ def _state_statements(
             "Sid": "StackSecretsDecrypt",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
-            "Resource": secrets_key_arn,
+            "Resource": scope.secrets_key_arn,
         },
         {
             # The bucket's encryption key, usable only by S3 on the caller's behalf, so the
@@ -147,25 +161,26 @@ def _state_statements(
             "Sid": "StateKeyThroughS3",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": bucket_key_arn,
+            "Resource": scope.bucket_key_arn,
             "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
         },
     ]
 
 
-def _project_arns(partition: str, account: str, resource_prefix: str, stack: str) -> dict[str, str]:
-    scope = f"{resource_prefix}-{stack}-*"
+def _project_arns(scope: StackScope) -> dict[str, str]:
+    partition, _, account = arn_parts(scope.provider_arn)
+    names = f"{scope.resource_prefix}-{scope.stack}-*"
     return {
-        "role": f"arn:{partition}:iam::{account}:role/{scope}",
-        "policy": f"arn:{partition}:iam::{account}:policy/{scope}",
+        "role": f"arn:{partition}:iam::{account}:role/{names}",
+        "policy": f"arn:{partition}:iam::{account}:policy/{names}",
+        "service-linked": f"arn:{partition}:iam::{account}:role/aws-service-role/*",
+        "aws-managed": f"arn:{partition}:iam::aws:policy/",
     }
 
 
-def _iam_statements(partition: str, account: str, resource_prefix: str, stack: str) -> list[dict]:
-    arns = _project_arns(partition, account, resource_prefix, stack)
-    attachable = [arns["policy"]] + [
-        f"arn:{partition}:iam::aws:policy/{name}" for name in ATTACHABLE_AWS_POLICIES
-    ]
+def _iam_statements(scope: StackScope) -> list[dict[str, Any]]:
+    arns = _project_arns(scope)
+    attachable = [arns["policy"]] + [arns["aws-managed"] + name for name in ATTACHABLE_AWS_POLICIES]
     return [
         {
             "Sid": "ProjectRoles",
@@ -223,7 +238,7 @@ def _iam_statements(partition: str, account: str, resource_prefix: str, stack: s
             "Sid": "ServiceLinkedRoles",
             "Effect": "Allow",
             "Action": "iam:CreateServiceLinkedRole",
-            "Resource": f"arn:{partition}:iam::{account}:role/aws-service-role/*",
+            "Resource": arns["service-linked"],
             "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
         },
     ]
@@ -448,22 +463,9 @@ _PREVIEW_ACTIONS: dict[str, list[str]] = {
 }
 
 
-def deploy_policy(
-    *,
-    provider_arn: str,
-    bucket_arn: str,
-    bucket_key_arn: str,
-    secrets_key_arn: str,
-    project: str,
-    resource_prefix: str,
-    stack: str,
-) -> dict[str, Any]:
+def deploy_policy(scope: StackScope) -> dict[str, Any]:
     """What ``pulumi up`` of one main stack needs, and no more."""
-    partition, _, account = arn_parts(provider_arn)
-    statements = _state_statements(
-        bucket_arn, bucket_key_arn, secrets_key_arn, project, stack, write=True
-    )
-    statements += _iam_statements(partition, account, resource_prefix, stack)
+    statements = _state_statements(scope, write=True) + _iam_statements(scope)
     statements += [
         {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
         for sid, actions in _DEPLOY_ACTIONS.items()
@@ -471,27 +473,15 @@ def deploy_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def preview_policy(
-    *,
-    provider_arn: str,
-    bucket_arn: str,
-    bucket_key_arn: str,
-    secrets_key_arn: str,
-    project: str,
-    resource_prefix: str,
-    stack: str,
-) -> dict[str, Any]:
+def preview_policy(scope: StackScope) -> dict[str, Any]:
     """What ``pulumi preview`` of one main stack needs: reads, plus the stack's lock file."""
-    partition, _, account = arn_parts(provider_arn)
-    statements = _state_statements(
-        bucket_arn, bucket_key_arn, secrets_key_arn, project, stack, write=False
-    )
+    statements = _state_statements(scope, write=False)
     statements.append(
         {
             "Sid": "ProjectRoleReads",
             "Effect": "Allow",
             "Action": ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies"],
-            "Resource": _project_arns(partition, account, resource_prefix, stack)["role"],
+            "Resource": _project_arns(scope)["role"],
         }
     )
     statements += [

@@ -25,6 +25,7 @@ from pulumi.runtime import settings as runtime_settings
 
 from bootstrap.bootstrap_settings import PROJECT_FILE, parse_settings
 from bootstrap.iam_documents import (
+    StackScope,
     deploy_policy,
     preview_policy,
     tls_only_bucket_policy,
@@ -129,6 +130,17 @@ class Run:
 
     def secrets_key_arn(self, stack: str) -> str:
         return self.key_arn_by_alias()[f"alias/elixir-devops-{stack}-pulumi-secrets"]
+
+    def scope(self, stack: str) -> StackScope:
+        return StackScope(
+            provider_arn=PROVIDER_ARN,
+            bucket_arn=BUCKET_ARN,
+            bucket_key_arn=self.bucket_key_arn(),
+            secrets_key_arn=self.secrets_key_arn(stack),
+            project="elixir-devops",
+            resource_prefix="elixir-devops",
+            stack=stack,
+        )
 
     def policy_of(self, role: Registered) -> dict[str, Any]:
         (policy,) = [
@@ -540,26 +552,10 @@ def test_preview_roles_only_read_outside_their_lock(default_run: Run) -> None:
 def test_documents_as_plain_functions_match_what_the_program_registers(default_run: Run) -> None:
     """The pure functions are what the components apply (no drift between tests and program)."""
     role = default_run.roles()[("prod", "deploy")]
-    expected = deploy_policy(
-        provider_arn=PROVIDER_ARN,
-        bucket_arn=BUCKET_ARN,
-        bucket_key_arn=default_run.bucket_key_arn(),
-        secrets_key_arn=default_run.secrets_key_arn("prod"),
-        project="elixir-devops",
-        resource_prefix="elixir-devops",
-        stack="prod",
-    )
+    expected = deploy_policy(default_run.scope("prod"))
     assert default_run.policy_of(role) == expected
     preview = default_run.roles()[("dev", "preview")]
-    assert default_run.policy_of(preview) == preview_policy(
-        provider_arn=PROVIDER_ARN,
-        bucket_arn=BUCKET_ARN,
-        bucket_key_arn=default_run.bucket_key_arn(),
-        secrets_key_arn=default_run.secrets_key_arn("dev"),
-        project="elixir-devops",
-        resource_prefix="elixir-devops",
-        stack="dev",
-    )
+    assert default_run.policy_of(preview) == preview_policy(default_run.scope("dev"))
     assert json.loads(role.inputs["assumeRolePolicy"]) == trust_policy(
         PROVIDER_ARN, [f"repo:{REPOSITORY}:environment:production"]
     )
