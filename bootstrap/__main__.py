@@ -1,0 +1,51 @@
+"""Bootstrap of elixir-devops CI/CD: state backend, secrets key and GitHub OIDC roles."""
+
+import sys
+from pathlib import Path
+
+# Pulumi runs this program with bootstrap/ as the working directory, so only bootstrap/ is on
+# sys.path; the shared config validator (config_reader.py) and this package are imported from the
+# repository root, as in the tests. This is the one place that sets it up.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi
+
+from bootstrap.bootstrap_settings import load_settings
+from bootstrap.github_ci_roles import GithubCiRoles, GithubCiRolesArgs
+from bootstrap.state_backend import StateBackend, StateBackendArgs
+
+settings = load_settings()
+
+backend = StateBackend(
+    "state",
+    StateBackendArgs(
+        bucket_prefix=settings.state_bucket_prefix,
+        project=settings.main_project,
+        stacks=settings.environments,
+        tags=settings.tags,
+    ),
+)
+roles = GithubCiRoles(
+    "ci",
+    GithubCiRolesArgs(
+        repository=settings.github_repository,
+        stacks=settings.environments,
+        github_environments=settings.github_environments,
+        deploy_branch=settings.deploy_branch,
+        state_bucket_arn=backend.bucket_arn,
+        state_bucket_key_arn=backend.bucket_key_arn,
+        secrets_key_arns=backend.secrets_key_arns,
+        main_project=settings.main_project,
+        resource_prefix=settings.resource_prefix,
+        existing_provider_arn=settings.existing_oidc_provider_arn,
+        tags=settings.tags,
+    ),
+)
+
+pulumi.export("stateBucketName", backend.bucket_name)
+pulumi.export("backendUrl", backend.backend_url)
+pulumi.export("secretsKeyArns", backend.secrets_key_arns)
+pulumi.export("secretsProviders", backend.secrets_providers)
+pulumi.export("oidcProviderArn", roles.provider_arn)
+pulumi.export("deployRoleArns", roles.deploy_role_arns)
+pulumi.export("previewRoleArns", roles.preview_role_arns)

@@ -1,0 +1,152 @@
+"""GithubCiRoles: the IAM roles GitHub Actions assumes through OIDC, two per main stack.
+
+Creates the `token.actions.githubusercontent.com` identity provider (unless the account already
+has it) and, for each stack, a deploy role (trusted by the main branch or the stack's GitHub
+environment; manages the stack's AWS resources) and a preview role (trusted by pull requests;
+reads only). Trust and permissions are documented in ``iam_documents``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from bootstrap.iam_documents import (
+    GITHUB_OIDC_URL,
+    STS_AUDIENCE,
+    StackScope,
+    deploy_policy,
+    deploy_subjects,
+    preview_policy,
+    preview_subjects,
+    trust_policy,
+)
+
+# Roles live under their own IAM path, outside the <resourcePrefix>-<stack>-* names a deploy role
+# may manage: a deploy role can never rewrite its own permissions.
+CI_ROLE_PATH = "/github-actions/"
+
+
+@dataclass(frozen=True)
+class GithubCiRolesArgs:
+    repository: str
+    """owner/name of the only repository trusted."""
+    stacks: Sequence[str]
+    """Main-project stacks to create roles for."""
+    github_environments: Mapping[str, str]
+    """GitHub environment per stack; stacks without one deploy from `deploy_branch`."""
+    deploy_branch: str
+    """Branch whose pushes deploy stacks without an environment."""
+    state_bucket_arn: pulumi.Input[str]
+    """The state bucket (each role reaches only its stack's files)."""
+    state_bucket_key_arn: pulumi.Input[str]
+    """The KMS key encrypting the bucket (used through S3 only)."""
+    secrets_key_arns: pulumi.Input[Mapping[str, str]]
+    """The secrets provider key of each stack."""
+    main_project: str
+    """Pulumi project name of the main program."""
+    resource_prefix: str
+    """Prefix of the IAM names the main stacks create."""
+    existing_provider_arn: str | None = None
+    """Use this identity provider instead of creating one."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every taggable child."""
+
+
+class GithubCiRoles(pulumi.ComponentResource):
+    provider_arn: pulumi.Output[str]
+    """ARN of the GitHub OIDC identity provider."""
+    deploy_role_arns: pulumi.Output[dict[str, str]]
+    """Deploy role ARN per stack (repository variables AWS_DEPLOY_ROLE_ARN_<STACK>)."""
+    preview_role_arns: pulumi.Output[dict[str, str]]
+    """Preview role ARN per stack (repository variables AWS_PREVIEW_ROLE_ARN_<STACK>)."""
+
+    def __init__(
+        self, name: str, args: GithubCiRolesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:GithubCiRoles", name, None, opts)
+        self._name = name
+        self._args = args
+        if args.existing_provider_arn:
+            self.provider_arn = pulumi.Output.from_input(args.existing_provider_arn)
+        else:
+            provider = aws.iam.OpenIdConnectProvider(
+                f"{name}-github-oidc",
+                url=GITHUB_OIDC_URL,
+                client_id_lists=[STS_AUDIENCE],
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.provider_arn = provider.arn
+
+        deploy: dict[str, pulumi.Output[str]] = {}
+        preview: dict[str, pulumi.Output[str]] = {}
+        for stack in args.stacks:
+            environment = args.github_environments.get(stack)
+            deploy[stack] = self._role(
+                stack,
+                "deploy",
+                deploy_subjects(args.repository, environment, args.deploy_branch),
+                f"pulumi up of {args.main_project}/{stack} from GitHub Actions",
+            )
+            preview[stack] = self._role(
+                stack,
+                "preview",
+                preview_subjects(args.repository),
+                f"pulumi preview of {args.main_project}/{stack} from pull requests (read-only)",
+            )
+        self.deploy_role_arns = pulumi.Output.all(**deploy).apply(dict)
+        self.preview_role_arns = pulumi.Output.all(**preview).apply(dict)
+        self.register_outputs(
+            {
+                "provider_arn": self.provider_arn,
+                "deploy_role_arns": self.deploy_role_arns,
+                "preview_role_arns": self.preview_role_arns,
+            }
+        )
+
+    def _role(self, stack: str, purpose: str, subjects: list[str], description: str):
+        args = self._args
+        role = aws.iam.Role(
+            f"{self._name}-{stack}-{purpose}",
+            name_prefix=f"{args.resource_prefix}-ci-{stack}-{purpose}-"[:38],
+            path=CI_ROLE_PATH,
+            description=description,
+            max_session_duration=3600,
+            assume_role_policy=self.provider_arn.apply(
+                lambda arn: json.dumps(trust_policy(arn, subjects))
+            ),
+            tags={**args.tags, "stack": stack, "purpose": purpose},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        document = deploy_policy if purpose == "deploy" else preview_policy
+        aws.iam.RolePolicy(
+            f"{self._name}-{stack}-{purpose}-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                self.provider_arn,
+                args.state_bucket_arn,
+                args.state_bucket_key_arn,
+                pulumi.Output.from_input(args.secrets_key_arns).apply(lambda keys: keys[stack]),
+            ).apply(
+                lambda arns: json.dumps(
+                    document(
+                        StackScope(
+                            provider_arn=arns[0],
+                            bucket_arn=arns[1],
+                            bucket_key_arn=arns[2],
+                            secrets_key_arn=arns[3],
+                            project=args.main_project,
+                            resource_prefix=args.resource_prefix,
+                            stack=stack,
+                        )
+                    )
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        return role.arn

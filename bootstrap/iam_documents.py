@@ -1,0 +1,491 @@
+"""IAM documents of the bootstrap, as plain functions of plain strings.
+
+Kept free of Pulumi so the documents can be linted (parliament) and reasoned about in tests
+without mocks; the components wrap them in ``Output.apply``.
+
+Who may assume what (the OIDC ``sub`` claim GitHub puts in the token):
+
+- deploy role of ``dev``: the main branch, ``repo:<owner>/<repo>:ref:refs/heads/<branch>``; the
+  deploy job has no GitHub environment, because an environment replaces the ref in the subject.
+- deploy roles of ``staging`` / ``prod``: only jobs running in the GitHub environment
+  (``repo:<owner>/<repo>:environment:staging`` / ``...:environment:production``), which is where
+  the required reviewers sit.
+- preview role of every stack: pull requests, ``repo:<owner>/<repo>:pull_request``. Pull-request
+  code is unreviewed, so these roles only read: the stack's state, its secrets key, and describe
+  calls. No deploy role trusts pull requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+STS_AUDIENCE = "sts.amazonaws.com"
+
+# Services the ECS task and execution roles of the main stacks are handed to.
+PASS_ROLE_SERVICES = ("ecs-tasks.amazonaws.com",)
+# Service-linked roles AWS creates on the first ECS service / load balancer of an account.
+SERVICE_LINKED_ROLES = ("ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com")
+# AWS managed policies the main stacks may attach to their roles (anything else is inline and
+# therefore scoped to the project's roles by the statements below).
+ATTACHABLE_AWS_POLICIES = (
+    "service-role/AmazonECSTaskExecutionRolePolicy",
+    "AmazonPrometheusRemoteWriteAccess",
+    "CloudWatchAgentServerPolicy",
+)
+
+
+@dataclass(frozen=True)
+class StackScope:
+    """What one main stack's CI roles are confined to."""
+
+    provider_arn: str
+    """The GitHub OIDC provider (its ARN gives the partition and account)."""
+    bucket_arn: str
+    """The state bucket."""
+    bucket_key_arn: str
+    """The bucket's encryption key."""
+    secrets_key_arn: str
+    """The stack's secrets provider key."""
+    project: str
+    """Pulumi project name of the main program."""
+    resource_prefix: str
+    """Prefix of the IAM names the main stacks create."""
+    stack: str
+    """The stack."""
+
+
+def arn_parts(arn: str) -> tuple[str, str, str]:
+    """(partition, region, account) of an ARN such as arn:aws:iam::123456789012:oidc-provider/x."""
+    fields = arn.split(":")
+    if len(fields) < 6 or fields[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return fields[1], fields[3], fields[4]
+
+
+def deploy_subjects(repository: str, github_environment: str | None, branch: str) -> list[str]:
+    """OIDC subjects allowed to assume a stack's deploy role."""
+    if github_environment:
+        return [f"repo:{repository}:environment:{github_environment}"]
+    return [f"repo:{repository}:ref:refs/heads/{branch}"]
+
+
+def preview_subjects(repository: str) -> list[str]:
+    """OIDC subjects allowed to assume a stack's read-only preview role."""
+    return [f"repo:{repository}:pull_request"]
+
+
+def trust_policy(provider_arn: str, subjects: list[str]) -> dict[str, Any]:
+    """Web-identity trust for GitHub Actions tokens of exactly ``subjects`` (no wildcards)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "GitHubActionsOidc",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": sorted(subjects),
+                    }
+                },
+            }
+        ],
+    }
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
+    """Refuses every request to the state bucket that does not use TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def _state_statements(scope: StackScope, *, write: bool) -> list[dict[str, Any]]:
+    """Access to one stack's files in the DIY backend (and nothing of the other stacks).
+
+    Layout of a project-scoped backend: ``.pulumi/stacks/<project>/<stack>.json`` (+ ``.bak``),
+    ``.pulumi/{history,backups}/<project>/<stack>/...``, ``.pulumi/locks/<org>/<project>/<stack>/``.
+    """
+    bucket_arn, project, stack = scope.bucket_arn, scope.project, scope.stack
+    stack_objects = [
+        f"{bucket_arn}/.pulumi/*/{project}/{stack}.json*",
+        f"{bucket_arn}/.pulumi/*/{project}/{stack}/*",
+    ]
+    lock_objects = [f"{bucket_arn}/.pulumi/locks/*/{project}/{stack}/*"]
+    return [
+        {
+            "Sid": "StateList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": bucket_arn,
+        },
+        {
+            "Sid": "StateRead",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [f"{bucket_arn}/.pulumi/meta.yaml", *stack_objects],
+        },
+        {
+            "Sid": "StateWrite",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": stack_objects if write else lock_objects,
+        },
+        {
+            # The stack's own secrets key (awskms secrets provider). Each stack has its own key:
+            # the encrypted data keys sit in the committed Pulumi.<stack>.yaml files, so a shared
+            # key would let a dev preview (pull-request code) decrypt prod's secrets.
+            "Sid": "StackSecretsDecrypt",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": scope.secrets_key_arn,
+        },
+        {
+            # The bucket's encryption key, usable only by S3 on the caller's behalf, so the
+            # object permissions above decide what each role can read.
+            "Sid": "StateKeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": scope.bucket_key_arn,
+            "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+        },
+    ]
+
+
+def _project_arns(scope: StackScope) -> dict[str, str]:
+    partition, _, account = arn_parts(scope.provider_arn)
+    names = f"{scope.resource_prefix}-{scope.stack}-*"
+    return {
+        "role": f"arn:{partition}:iam::{account}:role/{names}",
+        "policy": f"arn:{partition}:iam::{account}:policy/{names}",
+        "service-linked": f"arn:{partition}:iam::{account}:role/aws-service-role/*",
+        "aws-managed": f"arn:{partition}:iam::aws:policy/",
+    }
+
+
+def _iam_statements(scope: StackScope) -> list[dict[str, Any]]:
+    arns = _project_arns(scope)
+    attachable = [arns["policy"]] + [arns["aws-managed"] + name for name in ATTACHABLE_AWS_POLICIES]
+    return [
+        {
+            "Sid": "ProjectRoles",
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:ListRoleTags",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+                "iam:GetRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+            ],
+            "Resource": arns["role"],
+        },
+        {
+            "Sid": "ProjectRolePolicyAttachments",
+            "Effect": "Allow",
+            "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            "Resource": arns["role"],
+            "Condition": {"ArnLike": {"iam:PolicyARN": attachable}},
+        },
+        {
+            "Sid": "ProjectManagedPolicies",
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreatePolicy",
+                "iam:DeletePolicy",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+                "iam:ListPolicyVersions",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
+            ],
+            "Resource": arns["policy"],
+        },
+        {
+            "Sid": "PassProjectRolesToEcs",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": arns["role"],
+            "Condition": {"StringEquals": {"iam:PassedToService": list(PASS_ROLE_SERVICES)}},
+        },
+        {
+            "Sid": "ServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": arns["service-linked"],
+            "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+        },
+    ]
+
+
+# What the main stacks manage. Resource "*": these resources are auto-named by Pulumi, so a name
+# pattern would be a contract the main program does not keep; IAM (where privilege escalation
+# happens) is the part scoped by name, above.
+_DEPLOY_ACTIONS: dict[str, list[str]] = {
+    "Ecr": [
+        "ecr:GetAuthorizationToken",
+        "ecr:CreateRepository",
+        "ecr:DeleteRepository",
+        "ecr:DescribeRepositories",
+        "ecr:PutLifecyclePolicy",
+        "ecr:GetLifecyclePolicy",
+        "ecr:DeleteLifecyclePolicy",
+        "ecr:PutImageScanningConfiguration",
+        "ecr:PutImageTagMutability",
+        "ecr:ListTagsForResource",
+        "ecr:TagResource",
+        "ecr:UntagResource",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:DescribeImages",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchDeleteImage",
+    ],
+    "Ecs": [
+        "ecs:CreateCluster",
+        "ecs:DeleteCluster",
+        "ecs:DescribeClusters",
+        "ecs:UpdateCluster",
+        "ecs:UpdateClusterSettings",
+        "ecs:PutClusterCapacityProviders",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+        "ecs:CreateService",
+        "ecs:UpdateService",
+        "ecs:DeleteService",
+        "ecs:DescribeServices",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "ecs:TagResource",
+        "ecs:UntagResource",
+        "ecs:ListTagsForResource",
+    ],
+    "LoadBalancing": [
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        "elasticloadbalancing:SetSecurityGroups",
+        "elasticloadbalancing:SetSubnets",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:DeleteTargetGroup",
+        "elasticloadbalancing:ModifyTargetGroup",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
+        "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:DeleteListener",
+        "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:CreateRule",
+        "elasticloadbalancing:DeleteRule",
+        "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:AddTags",
+        "elasticloadbalancing:RemoveTags",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeListenerAttributes",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTags",
+    ],
+    "Vpc": [
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeAccountAttributes",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeVpcAttribute",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeInternetGateways",
+        "ec2:DescribeNatGateways",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeAddressesAttribute",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeNetworkAcls",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribePrefixLists",
+        "ec2:DescribeTags",
+        "ec2:CreateVpc",
+        "ec2:DeleteVpc",
+        "ec2:ModifyVpcAttribute",
+        "ec2:CreateSubnet",
+        "ec2:DeleteSubnet",
+        "ec2:ModifySubnetAttribute",
+        "ec2:CreateInternetGateway",
+        "ec2:DeleteInternetGateway",
+        "ec2:AttachInternetGateway",
+        "ec2:DetachInternetGateway",
+        "ec2:AllocateAddress",
+        "ec2:ReleaseAddress",
+        "ec2:DisassociateAddress",
+        "ec2:CreateNatGateway",
+        "ec2:DeleteNatGateway",
+        "ec2:CreateRouteTable",
+        "ec2:DeleteRouteTable",
+        "ec2:AssociateRouteTable",
+        "ec2:DisassociateRouteTable",
+        "ec2:CreateRoute",
+        "ec2:ReplaceRoute",
+        "ec2:DeleteRoute",
+        "ec2:CreateSecurityGroup",
+        "ec2:DeleteSecurityGroup",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:ModifySecurityGroupRules",
+        "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+        "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+        "ec2:CreateVpcEndpoint",
+        "ec2:ModifyVpcEndpoint",
+        "ec2:DeleteVpcEndpoints",
+        "ec2:CreateTags",
+        "ec2:DeleteTags",
+    ],
+    "Logs": [
+        "logs:CreateLogGroup",
+        "logs:DeleteLogGroup",
+        "logs:DescribeLogGroups",
+        "logs:PutRetentionPolicy",
+        "logs:DeleteRetentionPolicy",
+        "logs:PutMetricFilter",
+        "logs:DeleteMetricFilter",
+        "logs:DescribeMetricFilters",
+        "logs:TagResource",
+        "logs:UntagResource",
+        "logs:ListTagsForResource",
+        "logs:TagLogGroup",
+        "logs:ListTagsLogGroup",
+    ],
+    "CloudWatch": [
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:PutDashboard",
+        "cloudwatch:GetDashboard",
+        "cloudwatch:DeleteDashboards",
+        "cloudwatch:ListDashboards",
+        "cloudwatch:TagResource",
+        "cloudwatch:UntagResource",
+        "cloudwatch:ListTagsForResource",
+    ],
+    "Sns": [
+        "sns:CreateTopic",
+        "sns:DeleteTopic",
+        "sns:GetTopicAttributes",
+        "sns:SetTopicAttributes",
+        "sns:Subscribe",
+        "sns:Unsubscribe",
+        "sns:GetSubscriptionAttributes",
+        "sns:SetSubscriptionAttributes",
+        "sns:ListSubscriptionsByTopic",
+        "sns:TagResource",
+        "sns:UntagResource",
+        "sns:ListTagsForResource",
+    ],
+    "Prometheus": [
+        "aps:CreateWorkspace",
+        "aps:DeleteWorkspace",
+        "aps:DescribeWorkspace",
+        "aps:UpdateWorkspaceAlias",
+        "aps:CreateRuleGroupsNamespace",
+        "aps:PutRuleGroupsNamespace",
+        "aps:DeleteRuleGroupsNamespace",
+        "aps:DescribeRuleGroupsNamespace",
+        "aps:CreateAlertManagerDefinition",
+        "aps:PutAlertManagerDefinition",
+        "aps:DeleteAlertManagerDefinition",
+        "aps:DescribeAlertManagerDefinition",
+        "aps:TagResource",
+        "aps:UntagResource",
+        "aps:ListTagsForResource",
+    ],
+    "SecretsManager": [
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecret",
+        "secretsmanager:GetResourcePolicy",
+        "secretsmanager:TagResource",
+        "secretsmanager:UntagResource",
+    ],
+}
+
+# A preview runs the program without changing anything: invokes (availability zones, the ECR
+# login for the image build) and reads of the project's roles.
+_PREVIEW_ACTIONS: dict[str, list[str]] = {
+    "PreviewReads": [
+        "ecr:GetAuthorizationToken",
+        "ecr:DescribeRepositories",
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSubnets",
+        "ecs:DescribeClusters",
+        "ecs:DescribeServices",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "logs:DescribeLogGroups",
+    ],
+}
+
+
+def deploy_policy(scope: StackScope) -> dict[str, Any]:
+    """What ``pulumi up`` of one main stack needs, and no more."""
+    statements = _state_statements(scope, write=True) + _iam_statements(scope)
+    statements += [
+        {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
+        for sid, actions in _DEPLOY_ACTIONS.items()
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def preview_policy(scope: StackScope) -> dict[str, Any]:
+    """What ``pulumi preview`` of one main stack needs: reads, plus the stack's lock file."""
+    statements = _state_statements(scope, write=False)
+    statements.append(
+        {
+            "Sid": "ProjectRoleReads",
+            "Effect": "Allow",
+            "Action": ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies"],
+            "Resource": _project_arns(scope)["role"],
+        }
+    )
+    statements += [
+        {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
+        for sid, actions in _PREVIEW_ACTIONS.items()
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}

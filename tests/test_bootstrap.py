@@ -1,0 +1,562 @@
+"""The bootstrap project: the AWS pieces CI relies on, checked the way AWS and an attacker would.
+
+The program runs under Pulumi mocks that answer with AWS-shaped ARNs (the code parses them for the
+account, partition and region). What mocks accept but AWS or a reviewer would not is checked
+directly: trust conditions, the state bucket's protections, IAM documents linted by parliament,
+inline-policy size, and that no role can reach another stack's state or its own permissions.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import fnmatch
+import json
+import runpy
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+import pytest
+from parliament import analyze_policy_string
+from pulumi.runtime import settings as runtime_settings
+
+from bootstrap.bootstrap_settings import PROJECT_FILE, parse_settings
+from bootstrap.iam_documents import (
+    StackScope,
+    deploy_policy,
+    preview_policy,
+    tls_only_bucket_policy,
+    trust_policy,
+)
+from bootstrap.state_backend import backend_url, secrets_provider_url
+from config_reader import ConfigError, load_project_config
+
+MAIN = Path(__file__).resolve().parent.parent / "bootstrap" / "__main__.py"
+PROJECT = "elixir-devops-bootstrap"
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+REPOSITORY = "acme/shop"
+OIDC = "token.actions.githubusercontent.com"
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC}"
+STACKS = ("dev", "staging", "prod")
+BUCKET_ARN = "arn:aws:s3:::elixir-devops-state-20260101000000000000000001"
+INLINE_POLICY_LIMIT = 10_240  # IAM: aggregate inline policy size per role, whitespace excluded
+
+
+# -- mocks -----------------------------------------------------------------------------------
+
+
+def key_arn(key_id: str) -> str:
+    return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+
+
+def unwrap(value: Any) -> Any:
+    """Mock inputs with secrets unwrapped, recursively."""
+    if isinstance(value, dict):
+        if value.get(pulumi.runtime.rpc._special_sig_key) == pulumi.runtime.rpc._special_secret_sig:
+            return unwrap(value["value"])
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+@dataclass
+class Registered:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    resources: list[Registered] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        inputs = unwrap(dict(args.inputs))
+        outputs = dict(inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ == "aws:kms/key:Key":
+            resource_id = str(uuid.uuid5(uuid.NAMESPACE_URL, args.name))
+            outputs.update(arn=key_arn(resource_id), keyId=resource_id)
+        elif args.typ == "aws:s3/bucket:Bucket":
+            resource_id = BUCKET_ARN.rsplit(":", 1)[1]
+            outputs.update(bucket=resource_id, arn=BUCKET_ARN)
+        elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            outputs.update(arn=PROVIDER_ARN)
+        elif args.typ == "aws:iam/role:Role":
+            resource_id = f"{inputs['namePrefix']}20260101000000000000000001"
+            outputs.update(
+                name=resource_id, arn=f"arn:aws:iam::{ACCOUNT}:role{inputs['path']}{resource_id}"
+            )
+        self.resources.append(Registered(args.typ, args.name, inputs, outputs))
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        raise AssertionError(f"the bootstrap makes no invokes, got {args.token}")
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str) -> Registered:
+        (resource,) = self.of_type(typ)
+        return resource
+
+
+@dataclass
+class Run:
+    mocks: RecordingMocks
+    exports: dict[str, Any]
+
+    def roles(self) -> dict[tuple[str, str], Registered]:
+        """IAM roles by (stack, purpose), from their tags."""
+        return {
+            (r.inputs["tags"]["stack"], r.inputs["tags"]["purpose"]): r
+            for r in self.mocks.of_type("aws:iam/role:Role")
+        }
+
+    def key_arn_by_alias(self) -> dict[str, str]:
+        return {
+            alias.inputs["name"]: key_arn(alias.inputs["targetKeyId"])
+            for alias in self.mocks.of_type("aws:kms/alias:Alias")
+        }
+
+    def bucket_key_arn(self) -> str:
+        return self.key_arn_by_alias()["alias/elixir-devops-pulumi-state"]
+
+    def secrets_key_arn(self, stack: str) -> str:
+        return self.key_arn_by_alias()[f"alias/elixir-devops-{stack}-pulumi-secrets"]
+
+    def scope(self, stack: str) -> StackScope:
+        return StackScope(
+            provider_arn=PROVIDER_ARN,
+            bucket_arn=BUCKET_ARN,
+            bucket_key_arn=self.bucket_key_arn(),
+            secrets_key_arn=self.secrets_key_arn(stack),
+            project="elixir-devops",
+            resource_prefix="elixir-devops",
+            stack=stack,
+        )
+
+    def policy_of(self, role: Registered) -> dict[str, Any]:
+        (policy,) = [
+            p
+            for p in self.mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+            if p.inputs["role"] == role.outputs["name"]
+        ]
+        return json.loads(policy.inputs["policy"])
+
+
+def run_bootstrap(config: dict[str, Any], mocks: RecordingMocks | None = None) -> Run:
+    """Runs bootstrap/__main__.py under fresh mocks and stack config, like `pulumi up` would.
+
+    Pulumi's runtime state (settings, config, root stack) lives in context variables: running in
+    a copied context keeps this project's mocks from leaking into other test modules' programs.
+    """
+    recording = mocks or RecordingMocks()
+    return contextvars.copy_context().run(_run_in_this_context, config, recording)
+
+
+def _run_in_this_context(config: dict[str, Any], mocks: RecordingMocks) -> Run:
+    runtime_settings.reset_options(project=PROJECT, stack="ci", preview=False)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="ci", preview=False)
+    pulumi.runtime.set_all_config(
+        {
+            f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+            for key, value in config.items()
+        }
+    )
+    exports: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        namespace = runpy.run_path(str(MAIN))
+        backend, roles = namespace["backend"], namespace["roles"]
+        return pulumi.Output.all(
+            backendUrl=backend.backend_url,
+            stateBucketName=backend.bucket_name,
+            secretsProviders=backend.secrets_providers,
+            oidcProviderArn=roles.provider_arn,
+            deployRoleArns=roles.deploy_role_arns,
+            previewRoleArns=roles.preview_role_arns,
+        ).apply(exports.update)
+
+    program()  # returns once every registration has reached the mocks
+    return Run(mocks, exports)
+
+
+@pytest.fixture(scope="module")
+def default_run() -> Run:
+    return run_bootstrap({"githubRepository": REPOSITORY})
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def declared() -> dict[str, dict[str, Any]]:
+    return load_project_config(PROJECT_FILE)[1]
+
+
+def test_settings_defaults_come_from_pulumi_yaml() -> None:
+    settings = parse_settings({"githubRepository": REPOSITORY}, declared())
+    assert settings.environments == ("dev", "staging", "prod")
+    assert settings.deploy_branch == "main"
+    assert settings.main_project == "elixir-devops"
+    assert settings.existing_oidc_provider_arn is None
+
+
+def test_environments_are_kept_in_promotion_order() -> None:
+    settings = parse_settings(
+        {"githubRepository": REPOSITORY, "environments": '["prod", "dev"]'}, declared()
+    )
+    assert settings.environments == ("dev", "prod")
+
+
+INVALID = [
+    ({"githubRepository": "shop"}, "githubRepository", "owner/name"),
+    ({"githubRepository": "acme/shop/extra"}, "githubRepository", "owner/name"),
+    ({}, "githubRepository", "owner/name"),
+    (
+        {"githubRepository": REPOSITORY, "environments": ["dev", "qa"]},
+        "environments",
+        "allowed: dev, staging, prod",
+    ),
+    ({"githubRepository": REPOSITORY, "environments": []}, "environments", "at least 1"),
+    (
+        {"githubRepository": REPOSITORY, "environments": ["dev", "dev"]},
+        "environments",
+        "listed twice",
+    ),
+    (
+        {"githubRepository": REPOSITORY, "stateBucketPrefix": "Bad_Prefix"},
+        "stateBucketPrefix",
+        "lowercase",
+    ),
+    ({"githubRepository": REPOSITORY, "deployBranch": "feature/../x"}, "deployBranch", "branch"),
+    (
+        {
+            "githubRepository": REPOSITORY,
+            "existingOidcProviderArn": "arn:aws:iam::1:oidc-provider/x",
+        },
+        "existingOidcProviderArn",
+        "token.actions.githubusercontent.com",
+    ),
+    ({"githubRepository": REPOSITORY, "githubRepo": "acme/shop"}, "githubRepo", "did you mean"),
+]
+
+
+@pytest.mark.parametrize(("config", "key", "allowed"), INVALID)
+def test_invalid_settings_name_the_key_and_register_nothing(
+    config: dict[str, Any], key: str, allowed: str
+) -> None:
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError) as raised:
+        run_bootstrap(config, mocks)
+    message = str(raised.value)
+    assert f"{PROJECT}:{key} = " in message
+    assert allowed in message
+    # The program stops before its first resource: nothing reached the engine (the mocks).
+    assert mocks.resources == []
+
+
+# -- state backend ---------------------------------------------------------------------------
+
+
+def test_state_bucket_is_private_versioned_and_encrypted_with_the_secrets_key(
+    default_run: Run,
+) -> None:
+    mocks = default_run.mocks
+    bucket = mocks.one("aws:s3/bucket:Bucket")
+    bucket_name = bucket.outputs["bucket"]
+    assert bucket.inputs["bucketPrefix"] == "elixir-devops-state-"
+
+    block = mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert block["bucket"] == bucket_name
+    for flag in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
+        assert block[flag] is True, flag
+
+    versioning = mocks.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["bucket"] == bucket_name
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+
+    encryption = mocks.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ).inputs
+    assert encryption["bucket"] == bucket_name
+    (rule,) = encryption["rules"]
+    default = rule["applyServerSideEncryptionByDefault"]
+    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": default_run.bucket_key_arn()}
+
+    ownership = mocks.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    assert ownership["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+
+
+def test_state_bucket_refuses_requests_without_tls(default_run: Run) -> None:
+    policy = default_run.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert sorted(statement["Resource"]) == [BUCKET_ARN, f"{BUCKET_ARN}/*"]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_every_stack_has_its_own_rotating_secrets_key(default_run: Run) -> None:
+    keys = default_run.mocks.of_type("aws:kms/key:Key")
+    assert all(key.inputs["enableKeyRotation"] is True for key in keys)
+    secrets_keys = {default_run.secrets_key_arn(stack) for stack in STACKS}
+    assert len(secrets_keys) == len(STACKS)
+    assert default_run.bucket_key_arn() not in secrets_keys
+    assert {key.outputs["arn"] for key in keys} == {*secrets_keys, default_run.bucket_key_arn()}
+
+
+def test_outputs_are_what_ci_variables_need(default_run: Run) -> None:
+    exports = default_run.exports
+    bucket = BUCKET_ARN.rsplit(":", 1)[1]
+    assert exports["stateBucketName"] == bucket
+    assert exports["backendUrl"] == f"s3://{bucket}"
+    assert exports["secretsProviders"] == {
+        stack: f"awskms:///{default_run.secrets_key_arn(stack)}?region={REGION}" for stack in STACKS
+    }
+    assert exports["oidcProviderArn"] == PROVIDER_ARN
+    for name in ("deployRoleArns", "previewRoleArns"):
+        arns = exports[name]
+        assert list(arns) == ["dev", "staging", "prod"]
+        for arn in arns.values():
+            assert arn.startswith(f"arn:aws:iam::{ACCOUNT}:role/github-actions/"), arn
+
+
+def test_runs_leave_the_global_pulumi_runtime_alone(default_run: Run) -> None:
+    assert pulumi.get_project() != PROJECT
+    assert pulumi.runtime.settings.get_root_resource() is None
+
+
+def test_url_helpers() -> None:
+    assert backend_url("b") == "s3://b"
+    assert secrets_provider_url(key_arn("k")) == f"awskms:///{key_arn('k')}?region={REGION}"
+    with pytest.raises(ValueError, match="not an ARN"):
+        secrets_provider_url("alias/x")
+
+
+# -- GitHub OIDC trust -----------------------------------------------------------------------
+
+
+EXPECTED_SUBJECTS = {
+    ("dev", "deploy"): [f"repo:{REPOSITORY}:ref:refs/heads/main"],
+    ("staging", "deploy"): [f"repo:{REPOSITORY}:environment:staging"],
+    ("prod", "deploy"): [f"repo:{REPOSITORY}:environment:production"],
+    ("dev", "preview"): [f"repo:{REPOSITORY}:pull_request"],
+    ("staging", "preview"): [f"repo:{REPOSITORY}:pull_request"],
+    ("prod", "preview"): [f"repo:{REPOSITORY}:pull_request"],
+}
+
+
+def test_github_identity_provider_is_for_sts(default_run: Run) -> None:
+    provider = default_run.mocks.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == f"https://{OIDC}"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+def test_roles_trust_only_this_repository_and_the_right_environment(default_run: Run) -> None:
+    roles = default_run.roles()
+    assert set(roles) == set(EXPECTED_SUBJECTS)
+    for (stack, purpose), role in roles.items():
+        document = json.loads(role.inputs["assumeRolePolicy"])
+        (statement,) = document["Statement"]
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Principal"] == {"Federated": PROVIDER_ARN}
+        # Exact matches only: a StringLike with wildcards would admit other repositories/refs.
+        assert set(statement["Condition"]) == {"StringEquals"}
+        conditions = statement["Condition"]["StringEquals"]
+        assert conditions[f"{OIDC}:aud"] == "sts.amazonaws.com"
+        assert conditions[f"{OIDC}:sub"] == EXPECTED_SUBJECTS[(stack, purpose)], (stack, purpose)
+
+
+def test_no_deploy_role_trusts_pull_requests(default_run: Run) -> None:
+    for (stack, purpose), role in default_run.roles().items():
+        if purpose == "deploy":
+            assert ":pull_request" not in role.inputs["assumeRolePolicy"], stack
+
+
+def test_an_existing_identity_provider_is_reused() -> None:
+    other = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC}"
+    run = run_bootstrap(
+        {
+            "githubRepository": REPOSITORY,
+            "existingOidcProviderArn": other,
+            "environments": ["staging"],
+            "deployBranch": "release",
+        }
+    )
+    assert run.mocks.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+    assert set(run.roles()) == {("staging", "deploy"), ("staging", "preview")}
+    for role in run.roles().values():
+        assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+            "Federated": other
+        }
+
+
+# -- permissions -----------------------------------------------------------------------------
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return document["Statement"]
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def allows(document: dict[str, Any], action: str, resource: str) -> bool:
+    """Whether some Allow statement names this action (wildcards expanded) on this resource."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, a) for a in as_list(statement["Action"]))
+        and any(fnmatch.fnmatchcase(resource, r) for r in as_list(statement["Resource"]))
+        for statement in statements(document)
+    )
+
+
+def parliament_findings(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    policy = analyze_policy_string(json.dumps(document))
+    return [(f.issue, f.severity, str(f.detail)) for f in policy.findings]
+
+
+def test_permission_policies_lint_clean_with_parliament(default_run: Run) -> None:
+    documents = [default_run.policy_of(role) for role in default_run.roles().values()]
+    documents.append(
+        json.loads(default_run.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    )
+    for document in documents:
+        findings = parliament_findings(document)
+        # RESOURCE_STAR (LOW) is accepted for the service statements only: ECR/ECS/ELB/EC2/logs/
+        # SNS/APS/Secrets Manager resources are auto-named by Pulumi in the main stacks, so a
+        # name pattern would be a promise the program does not keep. IAM and the state are scoped
+        # by ARN and must raise nothing; unknown actions (typos) are never accepted.
+        unexpected = [f for f in findings if f[0] != "RESOURCE_STAR"]
+        assert unexpected == [], unexpected
+        scoped_sids = {"ProjectRoles", "ProjectManagedPolicies", "PassProjectRolesToEcs"}
+        for _, _, detail in findings:
+            assert not any(sid in detail for sid in scoped_sids)
+
+
+def test_trust_policies_lint_clean_with_parliament(default_run: Run) -> None:
+    for role in default_run.roles().values():
+        findings = parliament_findings(json.loads(role.inputs["assumeRolePolicy"]))
+        # parliament reads every document as an identity policy: a trust policy has no Resource
+        # (IAM rejects one there), and it does not know OIDC provider ARNs as federation sources
+        # (the form AWS documents for GitHub). Nothing else may come up.
+        ignored = {
+            ("MALFORMED", "Statement contains neither Resource nor NotResource"),
+            ("UNKNOWN_FEDERATION_SOURCE", PROVIDER_ARN),
+        }
+        unexpected = [f for f in findings if (f[0], f[2]) not in ignored]
+        assert unexpected == [], unexpected
+
+
+def test_parliament_catches_a_typo() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ecs:CreateClustr", "Resource": "*"}],
+    }
+    assert "UNKNOWN_ACTION" in {issue for issue, _, _ in parliament_findings(document)}
+
+
+def test_policies_fit_the_inline_policy_size_limit(default_run: Run) -> None:
+    for role in default_run.roles().values():
+        size = len(json.dumps(default_run.policy_of(role), separators=(",", ":")))
+        assert size <= INLINE_POLICY_LIMIT, (role.name, size)
+
+
+def test_each_role_reaches_only_its_own_stack_state(default_run: Run) -> None:
+    for (stack, purpose), role in default_run.roles().items():
+        document = default_run.policy_of(role)
+        own = f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/{stack}.json"
+        own_lock = f"{BUCKET_ARN}/.pulumi/locks/organization/elixir-devops/{stack}/1.json"
+        assert allows(document, "s3:GetObject", own)
+        assert allows(document, "s3:GetObject", f"{BUCKET_ARN}/.pulumi/meta.yaml")
+        assert allows(document, "s3:PutObject", own_lock)
+        assert allows(document, "s3:PutObject", own) == (purpose == "deploy")
+        assert allows(document, "kms:Decrypt", default_run.secrets_key_arn(stack))
+        for other in {"dev", "staging", "prod"} - {stack}:
+            theirs = f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/{other}.json"
+            assert not allows(document, "s3:GetObject", theirs), (stack, purpose, other)
+            assert not allows(document, "s3:PutObject", theirs), (stack, purpose, other)
+            # Pulumi.<other>.yaml (encrypted data key and secrets) is in the repository.
+            their_key = default_run.secrets_key_arn(other)
+            assert not allows(document, "kms:Decrypt", their_key), (stack, purpose, other)
+        # The bucket key works only through S3, where the object permissions above apply.
+        (bucket_key,) = [
+            st
+            for st in statements(document)
+            if default_run.bucket_key_arn() in as_list(st["Resource"])
+        ]
+        assert bucket_key["Condition"] == {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}
+
+
+def test_iam_is_scoped_to_the_stacks_own_roles_and_never_the_ci_roles(default_run: Run) -> None:
+    ci_role_arns = [role.outputs["arn"] for role in default_run.roles().values()]
+    for (stack, purpose), role in default_run.roles().items():
+        document = default_run.policy_of(role)
+        own = f"arn:aws:iam::{ACCOUNT}:role/elixir-devops-{stack}-task-execution"
+        assert allows(document, "iam:PassRole", own) == (purpose == "deploy")
+        assert allows(document, "iam:PutRolePolicy", own) == (purpose == "deploy")
+        for other in {"dev", "staging", "prod"} - {stack}:
+            theirs = f"arn:aws:iam::{ACCOUNT}:role/elixir-devops-{other}-task-execution"
+            for action in ("iam:PassRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"):
+                assert not allows(document, action, theirs), (stack, purpose, other, action)
+        # A deploy role that could edit a CI role could grant itself anything.
+        for arn in ci_role_arns:
+            for action in (
+                "iam:PutRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+            ):
+                assert not allows(document, action, arn), (stack, purpose, arn)
+        pass_role = [s for s in statements(document) if "iam:PassRole" in as_list(s["Action"])]
+        for statement in pass_role:
+            assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == [
+                "ecs-tasks.amazonaws.com"
+            ]
+
+
+def test_preview_roles_only_read_outside_their_lock(default_run: Run) -> None:
+    writes = ("Create", "Delete", "Put", "Update", "Modify", "Attach", "Tag", "Pass", "Register")
+    for (stack, purpose), role in default_run.roles().items():
+        if purpose != "preview":
+            continue
+        for statement in statements(default_run.policy_of(role)):
+            actions = as_list(statement["Action"])
+            if statement["Sid"] == "StateWrite":
+                assert all(
+                    r.startswith(f"{BUCKET_ARN}/.pulumi/locks/")
+                    for r in as_list(statement["Resource"])
+                )
+                continue
+            for action in actions:
+                verb = action.split(":", 1)[1]
+                assert not verb.startswith(writes), (stack, action)
+        assert not allows(default_run.policy_of(role), "secretsmanager:GetSecretValue", "*")
+
+
+def test_documents_as_plain_functions_match_what_the_program_registers(default_run: Run) -> None:
+    """The pure functions are what the components apply (no drift between tests and program)."""
+    role = default_run.roles()[("prod", "deploy")]
+    expected = deploy_policy(default_run.scope("prod"))
+    assert default_run.policy_of(role) == expected
+    preview = default_run.roles()[("dev", "preview")]
+    assert default_run.policy_of(preview) == preview_policy(default_run.scope("dev"))
+    assert json.loads(role.inputs["assumeRolePolicy"]) == trust_policy(
+        PROVIDER_ARN, [f"repo:{REPOSITORY}:environment:production"]
+    )
+    assert tls_only_bucket_policy(BUCKET_ARN)["Statement"][0]["Effect"] == "Deny"
