@@ -10,11 +10,12 @@ from typing import Any
 
 import botocore.session
 import pytest
+import yaml
 from botocore.validate import ParamValidator
 from parliament import analyze_policy_string
 
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered, run_stack, stack_file_config
+from tests.harness import PROJECT_DIR, Registered, run_stack, stack_file_config
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -344,3 +345,14 @@ def test_prebuilt_image_skips_the_build_and_is_deployed_as_is() -> None:
 def test_stack_files_set_a_region() -> None:
     for stack in AWS_STACKS:
         assert stack_file_config(stack).get("aws:region"), stack
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_iam_role_names_fall_inside_what_the_ci_deploy_role_may_manage(stack: str) -> None:
+    """bootstrap/ lets the deploy role of stack S manage only roles named <prefix>-S-*."""
+    bootstrap = yaml.safe_load((PROJECT_DIR / "bootstrap" / "Pulumi.yaml").read_text())
+    prefix = bootstrap["config"]["resourcePrefix"]["default"]
+    roles = stack_run(stack).of_type("aws:iam/role:Role")
+    assert roles
+    for role in roles:
+        assert role.outputs["name"].startswith(f"{prefix}-{stack}-"), role.outputs["name"]

@@ -138,7 +138,7 @@ class Run:
             bucket_key_arn=self.bucket_key_arn(),
             secrets_key_arn=self.secrets_key_arn(stack),
             project="elixir-devops",
-            resource_prefix="elixir-devops",
+            resource_prefix="elixir-app",
             stack=stack,
         )
 
