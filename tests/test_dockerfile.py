@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from tests.app_release import build_release, http_get, running_release
+from tests.app_release import APP_DIR, build_release, http_get, running_release
 
-APP_DIR = Path(__file__).resolve().parent.parent / "app"
 DOCKERFILE = APP_DIR / "Dockerfile"
 NAIVE_DOCKERFILE = APP_DIR / "Dockerfile.naive"
 HADOLINT = Path(sys.executable).parent / "hadolint"
