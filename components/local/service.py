@@ -53,14 +53,15 @@ def health_check_script(port: int, path: str) -> str:
     )
 
 
+def health_check_command(settings: ServiceSettings) -> list[str]:
+    """Docker's ``HEALTHCHECK CMD`` form (no shell of Docker's own around it)."""
+    script = health_check_script(settings.container_port, settings.health_check_path)
+    return ["CMD", "bash", "-c", script]
+
+
 def health_check(settings: ServiceSettings) -> docker.ContainerHealthcheckArgs:
     return docker.ContainerHealthcheckArgs(
-        tests=[
-            "CMD",
-            "bash",
-            "-c",
-            health_check_script(settings.container_port, settings.health_check_path),
-        ],
+        tests=health_check_command(settings),
         interval=f"{HEALTH_CHECK_INTERVAL_SECONDS}s",
         timeout=f"{HEALTH_CHECK_TIMEOUT_SECONDS}s",
         retries=HEALTH_CHECK_RETRIES,
