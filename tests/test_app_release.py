@@ -217,6 +217,25 @@ def test_prod_release_refuses_to_boot_without_a_proper_secret(
     assert message in result.stdout + result.stderr
 
 
+def test_release_exits_with_a_clear_message_when_the_port_is_taken(tmp_path: Path) -> None:
+    root = build_release()
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(root / "bin" / RELEASE_NAME), "start"],
+            env=release_env(port, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            start_new_session=True,
+            check=False,
+        )
+    assert result.returncode != 0
+    assert f"cannot listen on port {port}: address already in use" in result.stdout + result.stderr
+
+
 # --- SIGTERM -----------------------------------------------------------------------------
 
 
