@@ -23,13 +23,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.local.containers import (
-    RESTART_POLICY,
-    container_labels,
-    env_list,
-    network_attachment,
-    published_port,
-)
+from components.local.containers import env_list, named_volume, pinned_image, stack_container
 from components.observability import (
     ScrapeTarget,
     grafana_dashboard_provider,
@@ -139,23 +133,14 @@ class Monitoring(pulumi.ComponentResource):
             }
         )
 
-    def _child(self, *, keep: bool = False) -> pulumi.ResourceOptions:
-        """Options of a child; ``keep`` retains and protects it (the metrics volume)."""
-        return pulumi.ResourceOptions(parent=self, retain_on_delete=keep, protect=keep)
+    def _child(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self)
 
     def _create_prometheus(self) -> docker.Container:
         name, args = self._name, self._args
-        image = docker.RemoteImage(
-            f"{name}-prometheus-image", name=PROMETHEUS_IMAGE, keep_locally=True, opts=self._child()
-        )
-        data = docker.Volume(
-            f"{name}-prometheus-data",
-            name=f"{name}-prometheus-data",
-            labels=[
-                docker.VolumeLabelArgs(label=key, value=value)
-                for key, value in sorted(args.labels.items())
-            ],
-            opts=self._child(keep=args.retain_on_delete),
+        image = pinned_image(f"{name}-prometheus-image", PROMETHEUS_IMAGE, self)
+        data = named_volume(
+            f"{name}-prometheus-data", args.labels, self, keep=args.retain_on_delete
         )
         config = pulumi.Output.from_input(args.app_address).apply(
             lambda address: local_prometheus_config(args.job_name, address)
@@ -170,11 +155,15 @@ class Monitoring(pulumi.ComponentResource):
                     volume_name=data.name, container_path=PROMETHEUS_DATA_PATH
                 )
             ],
-            ports=[published_port(PROMETHEUS_PORT, args.prometheus_port, args.bind_address)],
-            networks_advanced=[network_attachment(args.network_name, "prometheus")],
-            restart=RESTART_POLICY,
+            **stack_container(
+                network_name=args.network_name,
+                alias="prometheus",
+                internal_port=PROMETHEUS_PORT,
+                host_port=args.prometheus_port,
+                bind_address=args.bind_address,
+                tags=args.labels,
+            ),
             healthcheck=wget_health_check(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready"),
-            labels=container_labels(args.labels),
             opts=self._child(),
         )
 
@@ -191,9 +180,7 @@ class Monitoring(pulumi.ComponentResource):
         else:
             password = pulumi.Output.secret(args.grafana_admin_password)
         self.grafana_admin_password = password
-        image = docker.RemoteImage(
-            f"{name}-grafana-image", name=GRAFANA_IMAGE, keep_locally=True, opts=self._child()
-        )
+        image = pinned_image(f"{name}-grafana-image", GRAFANA_IMAGE, self)
         datasource = prometheus.name.apply(
             lambda host: render_yaml(
                 grafana_datasource_provisioning(f"http://{host}:{PROMETHEUS_PORT}")
@@ -215,10 +202,14 @@ class Monitoring(pulumi.ComponentResource):
                     content=json.dumps(load_dashboard(), indent=2, sort_keys=True),
                 ),
             ],
-            ports=[published_port(GRAFANA_PORT, args.grafana_port, args.bind_address)],
-            networks_advanced=[network_attachment(args.network_name, "grafana")],
-            restart=RESTART_POLICY,
+            **stack_container(
+                network_name=args.network_name,
+                alias="grafana",
+                internal_port=GRAFANA_PORT,
+                host_port=args.grafana_port,
+                bind_address=args.bind_address,
+                tags=args.labels,
+            ),
             healthcheck=wget_health_check(f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
-            labels=container_labels(args.labels),
             opts=self._child(),
         )

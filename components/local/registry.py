@@ -17,12 +17,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.local.containers import (
-    RESTART_POLICY,
-    container_labels,
-    network_attachment,
-    published_port,
-)
+from components.local.containers import named_volume, pinned_image, stack_container
 
 REGISTRY_IMAGE = "registry:2.8.3"
 """Pinned: a moving tag would replace the registry (and its health) behind our back."""
@@ -69,38 +64,31 @@ class ContainerRegistry(pulumi.ComponentResource):
         self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("elixir-devops:index:ContainerRegistry", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        image = docker.RemoteImage(
-            f"{name}-registry-image", name=REGISTRY_IMAGE, keep_locally=True, opts=child
-        )
-        volume = docker.Volume(
-            f"{name}-registry-data",
-            name=f"{name}-registry-data",
-            labels=[
-                docker.VolumeLabelArgs(label=key, value=value)
-                for key, value in sorted(args.labels.items())
-            ],
-            opts=pulumi.ResourceOptions(
-                parent=self, retain_on_delete=args.retain_on_delete, protect=args.retain_on_delete
-            ),
+        image = pinned_image(f"{name}-registry-image", REGISTRY_IMAGE, self)
+        volume = named_volume(
+            f"{name}-registry-data", args.labels, self, keep=args.retain_on_delete
         )
         container = docker.Container(
             f"{name}-registry",
             name=f"{name}-registry",
             image=image.image_id,
             envs=["REGISTRY_STORAGE_DELETE_ENABLED=true"],
-            ports=[published_port(REGISTRY_PORT, args.host_port, args.bind_address)],
-            networks_advanced=[network_attachment(args.network_name, "registry")],
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=volume.name, container_path=STORAGE_PATH)
             ],
-            restart=RESTART_POLICY,
+            **stack_container(
+                network_name=args.network_name,
+                alias="registry",
+                internal_port=REGISTRY_PORT,
+                host_port=args.host_port,
+                bind_address=args.bind_address,
+                tags=args.labels,
+            ),
             healthcheck=registry_health_check(),
             # Create completes only once the registry answers, so the push after it succeeds.
             wait=True,
             wait_timeout=60,
-            labels=container_labels(args.labels),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         address = f"localhost:{args.host_port}"
         self.registry_address = container.name.apply(lambda _: address)

@@ -16,13 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.local.containers import (
-    RESTART_POLICY,
-    container_labels,
-    env_list,
-    network_attachment,
-    published_port,
-)
+from components.local.containers import env_list, stack_container
 from components.runtime import runtime_environment
 from settings import LocalSettings, ServiceSettings
 
@@ -126,9 +120,14 @@ class ContainerService(pulumi.ComponentResource):
             name=f"{name}-app",
             image=args.image_ref,
             envs=envs,
-            ports=[published_port(settings.container_port, local.app_port, local.bind_address)],
-            networks_advanced=[network_attachment(args.network_name, NETWORK_ALIAS)],
-            restart=RESTART_POLICY,
+            **stack_container(
+                network_name=args.network_name,
+                alias=NETWORK_ALIAS,
+                internal_port=settings.container_port,
+                host_port=local.app_port,
+                bind_address=local.bind_address,
+                tags=args.labels,
+            ),
             healthcheck=health_check(settings),
             wait=True,
             wait_timeout=settings.health_check_grace_period_seconds + WAIT_MARGIN_SECONDS,
@@ -141,7 +140,6 @@ class ContainerService(pulumi.ComponentResource):
             destroy_grace_seconds=settings.stop_timeout_seconds,
             # An init process reaps zombies and forwards SIGTERM, as on Fargate.
             init=True,
-            labels=container_labels(args.labels),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.url = pulumi.Output.from_input(f"http://{PUBLIC_HOST}:{local.app_port}")
