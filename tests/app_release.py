@@ -87,7 +87,10 @@ def build_release() -> Path:
         mix = require_tool("mix")
         lock_path = APP_DIR / "_build" / ".release.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "MIX_ENV": "prod"}
+        # MIX_BUILD_PATH/MIX_BUILD_ROOT/... from the caller's shell would move the release
+        # away from RELEASE_ROOT.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MIX_")}
+        env["MIX_ENV"] = "prod"
         # Another pytest process (another engineer's suite, or xdist) may be building too.
         with lock_path.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

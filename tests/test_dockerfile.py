@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from tests.app_release import build_release, http_get, running_release
+from tests.app_release import APP_DIR, build_release, http_get, running_release
 
-APP_DIR = Path(__file__).resolve().parent.parent / "app"
 DOCKERFILE = APP_DIR / "Dockerfile"
 NAIVE_DOCKERFILE = APP_DIR / "Dockerfile.naive"
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -165,6 +164,9 @@ def test_runner_is_unprivileged_on_port_4000_with_exec_form_cmd(
     assert users, "the final stage must switch to a non-root USER"
     user = users[-1].split(":")[0]
     assert user not in {"root", "0"}
+    # The working directory must be writable by that user (crash dumps, release tmp/).
+    assert values(runner, "WORKDIR")[-1] == "/app"
+    assert any(re.search(r"install -d -o app -g app /app\b", run) for run in values(runner, "RUN"))
     assert values(runner, "EXPOSE") == ["4000"]
     env = env_of(runner)
     assert env["PORT"] == "4000" and env["PHX_SERVER"] == "true"
