@@ -14,6 +14,10 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
 from components.aws.service import ContainerService, ContainerServiceArgs
 from components.image import ContainerImage, ContainerImageArgs
+from components.local import network as local_network
+from components.local import registry as local_registry
+from components.local import service as local_service
+from components.local.monitoring import Monitoring, MonitoringArgs
 from settings import Settings
 
 Outputs = Mapping[str, pulumi.Input[object]]
@@ -66,7 +70,70 @@ def build_aws(settings: Settings) -> Outputs:
 
 
 def build_local(settings: Settings) -> Outputs:
-    raise NotImplementedError("the local target is not built yet")
+    prefix = settings.resource_prefix
+    labels = settings.tags
+    local = settings.local
+    network = local_network.Network(prefix, local_network.NetworkArgs(labels=labels))
+    registry = local_registry.ContainerRegistry(
+        prefix,
+        local_registry.ContainerRegistryArgs(
+            repository=settings.app_name,
+            network_name=network.network_name,
+            host_port=local.registry_port,
+            bind_address=local.bind_address,
+            labels=labels,
+            retain_on_delete=settings.retain_on_delete,
+        ),
+    )
+    # repository_url derives from the registry container, so the push waits for a healthy
+    # registry; depends_on says so explicitly as well.
+    image = ContainerImage(
+        prefix,
+        ContainerImageArgs(settings=settings.image, repository_url=registry.repository_url),
+        opts=pulumi.ResourceOptions(depends_on=[registry]),
+    )
+    secrets = AppSecrets(prefix, AppSecretsArgs())
+    service = local_service.ContainerService(
+        prefix,
+        local_service.ContainerServiceArgs(
+            settings=settings.service,
+            local=local,
+            image_ref=image.image_ref,
+            network_name=network.network_name,
+            secret_key_base=secrets.secret_key_base,
+            release_cookie=secrets.release_cookie,
+            labels=labels,
+        ),
+    )
+    monitoring = Monitoring(
+        prefix,
+        MonitoringArgs(
+            job_name=settings.app_name,
+            app_address=service.internal_address,
+            network_name=network.network_name,
+            prometheus_port=local.prometheus_port,
+            grafana_port=local.grafana_port,
+            bind_address=local.bind_address,
+            grafana_admin_password=local.grafana_admin_password,
+            labels=labels,
+            retain_on_delete=settings.retain_on_delete,
+        ),
+    )
+    return {
+        "target": settings.target,
+        "url": service.url,
+        "registryUrl": registry.registry_address,
+        "repositoryUrl": registry.repository_url,
+        "image": image.image_ref,
+        "prometheusUrl": monitoring.prometheus_url,
+        "grafanaUrl": monitoring.grafana_url,
+        "grafanaAdminPassword": monitoring.grafana_admin_password,
+        "networkName": network.network_name,
+        "appContainerName": service.container_name,
+        "registryContainerName": registry.container_name,
+        "prometheusContainerName": monitoring.prometheus_container_name,
+        "grafanaContainerName": monitoring.grafana_container_name,
+    }
 
 
 BUILDERS: Mapping[str, Callable[[Settings], Outputs]] = {"aws": build_aws, "local": build_local}

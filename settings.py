@@ -31,7 +31,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 PROJECT_NAME, DECLARED_KEYS = load_project_config(PROJECT_DIR / "Pulumi.yaml")
 
 # Object-valued keys: valid, but not declarable in Pulumi.yaml (no object type there).
-OBJECT_KEYS: tuple[str, ...] = ("tags", "environment", "secrets", "imageBuildArgs")
+OBJECT_KEYS: tuple[str, ...] = ("tags", "environment", "secrets", "imageBuildArgs", "localSecrets")
 
 TARGETS = ("local", "aws")
 ARCHITECTURES = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -77,6 +77,11 @@ RESERVED_ENVIRONMENT = frozenset(
 )
 # Build inputs whose changes matter to the image; anything else in the context is ignored.
 CONTEXT_IGNORED_DIRS = frozenset({"_build", "deps", ".git", ".elixir_ls", "node_modules"})
+
+# Host ports the local target publishes (on 127.0.0.1); each must be distinct.
+LOCAL_PORT_KEYS = ("localAppPort", "localRegistryPort", "localPrometheusPort", "localGrafanaPort")
+# A decimal number of CPUs, like `docker run --cpus` takes (e.g. 1, 0.5, 2.25).
+CPUS_PATTERN = r"[0-9]{1,3}(\.[0-9]{1,3})?"
 
 NatGateways = Literal["none", "single", "perAz"]
 
@@ -170,6 +175,35 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class LocalSettings:
+    """The local target: containers on the machine's Docker engine, ports on 127.0.0.1."""
+
+    app_port: int = 4000
+    """Host port of the app (the container still listens on ``containerPort``)."""
+    registry_port: int = 5000
+    """Host port of the ``registry:2`` container; images are pushed to ``localhost:<port>``."""
+    prometheus_port: int = 9090
+    grafana_port: int = 3000
+    memory_mb: int = 1024
+    """Hard memory limit of the app container, MiB."""
+    cpus: str = "1"
+    """CPU limit of the app container (``docker run --cpus``), a decimal number."""
+    log_max_size_mb: int = 10
+    """json-file log rotation: size of one file, MiB."""
+    log_max_files: int = 3
+    """json-file log rotation: files kept."""
+    grafana_admin_password: pulumi.Output[str] | None = None
+    """Grafana's admin password (secret); None - the program generates one."""
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Extra environment variables for the app whose values stay secret (``localSecrets``)."""
+
+    @property
+    def bind_address(self) -> str:
+        """Published ports listen on loopback only: nothing is reachable from the network."""
+        return "127.0.0.1"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program needs, for one stack."""
 
@@ -183,6 +217,7 @@ class Settings:
     registry: RegistrySettings
     network: NetworkSettings
     service: ServiceSettings
+    local: LocalSettings = field(default_factory=LocalSettings)
 
     @property
     def resource_prefix(self) -> str:
@@ -371,6 +406,43 @@ def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
     )
 
 
+def _read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings:
+    ports = {key: reader.integer(key, minimum=1024, maximum=65535) for key in LOCAL_PORT_KEYS}
+    for port in sorted(set(ports.values())):
+        clashing = [key for key, value in ports.items() if value == port]
+        if len(clashing) > 1:
+            reader.problem(
+                clashing[-1], port, f"host port already used by {', '.join(clashing[:-1])}"
+            )
+    cpus = reader.string(
+        "localCpus", pattern=CPUS_PATTERN, allowed="a positive number of CPUs, e.g. 1 or 0.5"
+    )
+    if re.fullmatch(CPUS_PATTERN, cpus) and float(cpus) <= 0:
+        reader.problem("localCpus", cpus, "must be positive, e.g. 1 or 0.5")
+    secrets = reader.string_map(
+        "localSecrets", name_pattern=ENV_NAME_PATTERN, name_allowed="an environment variable name"
+    )
+    for name in sorted(RESERVED_ENVIRONMENT.intersection(secrets)):
+        reader.problem("localSecrets", name, "set by the service itself; choose another name")
+    for name in sorted(set(service.environment).intersection(secrets)):
+        reader.problem("localSecrets", name, "also set in environment; set it in one place only")
+    return LocalSettings(
+        app_port=ports["localAppPort"],
+        registry_port=ports["localRegistryPort"],
+        prometheus_port=ports["localPrometheusPort"],
+        grafana_port=ports["localGrafanaPort"],
+        # The BEAM alone needs ~100 MiB; a smaller hard limit only produces OOM kills.
+        memory_mb=reader.integer("localMemoryMb", minimum=128, maximum=1_048_576),
+        cpus=cpus,
+        log_max_size_mb=reader.integer("localLogMaxSizeMb", minimum=1, maximum=1024),
+        log_max_files=reader.integer("localLogMaxFiles", minimum=1, maximum=100),
+        grafana_admin_password=reader.secret("grafanaAdminPassword"),
+        secrets=MappingProxyType(
+            {name: pulumi.Output.secret(value) for name, value in secrets.items()}
+        ),
+    )
+
+
 def load(
     stack: str,
     values: Mapping[str, Any],
@@ -391,6 +463,7 @@ def load(
     )
     architecture = reader.string("architecture", choices=tuple(ARCHITECTURES))
     tags = reader.string_map("tags", name_pattern=r"[\w.:/=+\-@ ]{1,128}")
+    service = _read_service(reader, architecture)
     settings = Settings(
         project=PROJECT_NAME,
         stack=stack,
@@ -409,7 +482,8 @@ def load(
         image=_read_image(reader, project_dir, architecture),
         registry=_read_registry(reader),
         network=_read_network(reader),
-        service=_read_service(reader, architecture),
+        service=service,
+        local=_read_local(reader, service),
     )
     reader.check_unknown_keys(OBJECT_KEYS)
     reader.raise_if_problems()

@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class Registered:
     resources: list[Recorded]
     outputs: dict[str, Any]
     error: str | None = None
+    secret_outputs: list[str] = field(default_factory=list)
+    """Stack outputs exported as secrets (``outputs`` holds them unwrapped)."""
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -120,5 +122,8 @@ def run_stack(
         )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     return Registered(
-        [Recorded(**r) for r in result["resources"]], result["outputs"], result["error"]
+        [Recorded(**r) for r in result["resources"]],
+        result["outputs"],
+        result["error"],
+        result.get("secret_outputs", []),
     )

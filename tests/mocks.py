@@ -28,12 +28,20 @@ def short_hash(text: str, length: int = 8) -> str:
 def unwrap(value: Any) -> Any:
     """Plain values from mock inputs: secrets unwrapped, recursively."""
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        if _is_secret(value):
             return unwrap(value.get("value"))
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def _secret_keys(inputs: dict[str, Any]) -> list[str]:
+    return sorted(key for key, value in inputs.items() if _is_secret(value))
 
 
 @dataclass
@@ -52,6 +60,8 @@ class Recorded:
     retain_on_delete: bool = False
     ignore_changes: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
+    secret_inputs: list[str] = field(default_factory=list)
+    """Top-level inputs the program marked secret (the engine encrypts them in the state)."""
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -95,6 +105,42 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
                 digest = hashlib.sha256(inputs["imageName"].encode()).hexdigest()
                 outputs |= {"repoDigest": f"{repository}@sha256:{digest}"}
                 resource_id = f"sha256:{digest}"
+            case "docker:index/remoteImage:RemoteImage":
+                # Like the provider: image id = local image sha256, id = imageId + name.
+                reference = inputs["name"]
+                digest = hashlib.sha256(reference.encode()).hexdigest()
+                repository = (
+                    reference.rsplit(":", 1)[0]
+                    if "/" not in reference.rsplit(":", 1)[-1]
+                    else reference
+                )
+                outputs |= {
+                    "imageId": f"sha256:{digest}",
+                    "repoDigest": f"{repository}@sha256:{digest}",
+                }
+                resource_id = f"sha256:{digest}{reference}"
+            case "docker:index/container:Container":
+                resource_id = hashlib.sha256(physical.encode()).hexdigest()
+                outputs |= {
+                    "hostname": resource_id[:12],
+                    "networkData": [
+                        {"networkName": attachment["name"], "ipAddress": "172.18.0.2"}
+                        for attachment in inputs.get("networksAdvanced", [])
+                    ],
+                }
+            case "docker:index/network:Network":
+                resource_id = hashlib.sha256(physical.encode()).hexdigest()
+                outputs |= {
+                    "driver": inputs.get("driver", "bridge"),
+                    "scope": "local",
+                    "ipamConfigs": [{"subnet": "172.18.0.0/16", "gateway": "172.18.0.1"}],
+                }
+            case "docker:index/volume:Volume":
+                resource_id = physical
+                outputs |= {
+                    "driver": "local",
+                    "mountpoint": f"/var/lib/docker/volumes/{physical}/_data",
+                }
             case "aws:ecs/cluster:Cluster":
                 outputs["arn"] = f"{arn_base.format(service='ecs')}:cluster/{physical}"
                 resource_id = outputs["arn"]
@@ -195,6 +241,7 @@ class RecordingMonitor(MockMonitor):
             "ignore_changes": list(request.ignoreChanges),
             "dependencies": list(request.dependencies),
             "custom": bool(request.custom),
+            "secret_inputs": _secret_keys(rpc.deserialize_properties(request.object)),
             "type": request.type,
             "name": request.name,
         }
@@ -219,6 +266,7 @@ class RecordingMonitor(MockMonitor):
                     retain_on_delete=options.get("retain_on_delete", False),
                     ignore_changes=options.get("ignore_changes", []),
                     dependencies=options.get("dependencies", []),
+                    secret_inputs=options.get("secret_inputs", []),
                 )
             )
         return result

@@ -28,6 +28,7 @@ def main(stack: str, config: dict[str, Any]) -> dict[str, Any]:
     )
     pulumi.runtime.set_all_config({key: cli_value(value) for key, value in config.items()}, [])
     outputs: dict[str, Any] = {}
+    secret_outputs: list[str] = []
     error: str | None = None
 
     async def program() -> None:
@@ -36,6 +37,9 @@ def main(stack: str, config: dict[str, Any]) -> dict[str, Any]:
         exported = dict(getattr(root, "outputs", {}) or {})
         resolved = await pulumi.Output.all(**exported).future() if exported else {}
         outputs.update(unwrap(resolved or {}))
+        for name, value in exported.items():
+            if isinstance(value, pulumi.Output) and await value.is_secret():
+                secret_outputs.append(name)
 
     try:
         _sync_await(run_pulumi_func(lambda: _sync_await(program())))
@@ -44,6 +48,7 @@ def main(stack: str, config: dict[str, Any]) -> dict[str, Any]:
     return {
         "resources": [r.to_json() for r in monitor.recorded()],
         "outputs": outputs,
+        "secret_outputs": sorted(secret_outputs),
         "error": error,
     }
 

@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.runtime import runtime_environment
 from settings import ServiceSettings
 
 CONTAINER_NAME = "app"
@@ -28,8 +29,6 @@ HTTP_PORT = 80
 HTTPS_PORT = 443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
-# BEAM drains within this margin of the container stopTimeout (the app reads SHUTDOWN_DRAIN_MS).
-DRAIN_MARGIN_SECONDS = 5
 
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
@@ -52,29 +51,6 @@ def secret_resource_arn(reference: str) -> str:
     """The ARN IAM grants on, for an ECS ``valueFrom`` (drops a ``:json-key:stage:version``)."""
     match = _SECRET_JSON_KEY.match(reference)
     return match.group(1) if match else reference
-
-
-def runtime_environment(
-    settings: ServiceSettings, host: str, extra: Mapping[str, str] | None = None
-) -> list[dict[str, str]]:
-    """What a Phoenix release needs at boot plus the stack's variables: sorted, no nulls.
-
-    Sorted so the task definition does not churn between identical deployments.
-    """
-    drain_ms = max(settings.stop_timeout_seconds - DRAIN_MARGIN_SECONDS, 1) * 1000
-    variables = {
-        **settings.environment,
-        **(extra or {}),
-        "PORT": str(settings.container_port),
-        "PHX_SERVER": "true",
-        "PHX_HOST": host,
-        "SHUTDOWN_DRAIN_MS": str(drain_ms),
-    }
-    return [
-        {"name": name, "value": value}
-        for name, value in sorted(variables.items())
-        if value is not None
-    ]
 
 
 def container_definitions(

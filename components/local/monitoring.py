@@ -1,0 +1,215 @@
+"""Monitoring (local): Prometheus scraping the app and Grafana showing the app's dashboard.
+
+Creates: ``docker.RemoteImage`` for pinned Prometheus and Grafana images; a ``docker.Volume``
+for Prometheus' TSDB (metrics survive restarts); the Prometheus container (config from the
+shared :func:`components.observability.prometheus_config`, scraping the app by container name
+on the private network); the Grafana container with the Prometheus data source and the
+repository's dashboard provisioned, anonymous Viewer access and an admin password (from config,
+or a ``random.RandomPassword``). Config files are passed as container ``uploads`` (content, not
+host bind mounts), so a remote Docker host works the same as a local one.
+
+Grafana keeps no volume on purpose: everything it shows is provisioned, and
+``GF_SECURITY_ADMIN_PASSWORD`` only applies to a fresh database, so a new password takes effect
+when the container is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.local.containers import env_list, named_volume, pinned_image, stack_container
+from components.observability import (
+    ScrapeTarget,
+    grafana_dashboard_provider,
+    grafana_datasource_provisioning,
+    load_dashboard,
+    prometheus_config,
+    render_yaml,
+)
+
+PROMETHEUS_IMAGE = "prom/prometheus:v2.54.1"
+GRAFANA_IMAGE = "grafana/grafana:11.2.2"
+PROMETHEUS_PORT = 9090
+GRAFANA_PORT = 3000
+PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml"
+"""Where the image's default command reads its config."""
+PROMETHEUS_DATA_PATH = "/prometheus"
+GRAFANA_DATASOURCE_FILE = "/etc/grafana/provisioning/datasources/prometheus.yaml"
+GRAFANA_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/elixir-app.yaml"
+GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards"
+GRAFANA_DASHBOARD_FILE = f"{GRAFANA_DASHBOARDS_DIR}/elixir-app.json"
+GRAFANA_ADMIN_USER = "admin"
+GRAFANA_PASSWORD_LENGTH = 24
+
+
+def local_prometheus_config(job_name: str, app_address: str) -> str:
+    """``prometheus.yml`` for the local target: the app's shared scrape job plus Prometheus."""
+    target = ScrapeTarget(job_name=job_name, targets=(app_address,))
+    return render_yaml(
+        prometheus_config([target], self_scrape_target=f"localhost:{PROMETHEUS_PORT}")
+    )
+
+
+def grafana_environment(admin_password: str) -> dict[str, str]:
+    """Anonymous visitors may look (Viewer), only the admin may change anything."""
+    return {
+        "GF_AUTH_ANONYMOUS_ENABLED": "true",
+        "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
+        "GF_AUTH_DISABLE_LOGIN_FORM": "false",
+        "GF_USERS_ALLOW_SIGN_UP": "false",
+        "GF_SECURITY_ADMIN_USER": GRAFANA_ADMIN_USER,
+        "GF_SECURITY_ADMIN_PASSWORD": admin_password,
+        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH": GRAFANA_DASHBOARD_FILE,
+    }
+
+
+def wget_health_check(url: str) -> docker.ContainerHealthcheckArgs:
+    # Both images ship busybox wget (no curl).
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", "wget", "-q", "-O", "/dev/null", url],
+        interval="15s",
+        timeout="5s",
+        retries=3,
+        start_period="20s",
+    )
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    job_name: str
+    """Prometheus ``job`` label of the app's series (the dashboard's ``$job`` variable)."""
+    app_address: pulumi.Input[str]
+    """``<app container>:<port>`` on the private network."""
+    network_name: pulumi.Input[str]
+    """The stack's private network."""
+    prometheus_port: int = 9090
+    """Published host port of Prometheus."""
+    grafana_port: int = 3000
+    """Published host port of Grafana."""
+    bind_address: str = "127.0.0.1"
+    grafana_admin_password: pulumi.Input[str] | None = None
+    """Secret; None - generate one."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The stack's tags, as Docker labels."""
+    retain_on_delete: bool = False
+    """Keep (and protect) the metrics volume when the stack is destroyed."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    prometheus_url: pulumi.Output[str]
+    grafana_url: pulumi.Output[str]
+    prometheus_container_name: pulumi.Output[str]
+    grafana_container_name: pulumi.Output[str]
+    grafana_admin_password: pulumi.Output[str]
+    """Secret: the configured or the generated admin password."""
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:Monitoring", name, None, opts)
+        self._name = name
+        self._args = args
+        prometheus = self._create_prometheus()
+        grafana = self._create_grafana(prometheus)
+        self.prometheus_url = pulumi.Output.from_input(f"http://localhost:{args.prometheus_port}")
+        self.grafana_url = pulumi.Output.from_input(f"http://localhost:{args.grafana_port}")
+        self.prometheus_container_name = prometheus.name
+        self.grafana_container_name = grafana.name
+        self.register_outputs(
+            {
+                "prometheus_url": self.prometheus_url,
+                "grafana_url": self.grafana_url,
+                "prometheus_container_name": self.prometheus_container_name,
+                "grafana_container_name": self.grafana_container_name,
+                "grafana_admin_password": self.grafana_admin_password,
+            }
+        )
+
+    def _child(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self)
+
+    def _create_prometheus(self) -> docker.Container:
+        name, args = self._name, self._args
+        image = pinned_image(f"{name}-prometheus-image", PROMETHEUS_IMAGE, self)
+        data = named_volume(
+            f"{name}-prometheus-data", args.labels, self, keep=args.retain_on_delete
+        )
+        config = pulumi.Output.from_input(args.app_address).apply(
+            lambda address: local_prometheus_config(args.job_name, address)
+        )
+        return docker.Container(
+            f"{name}-prometheus",
+            name=f"{name}-prometheus",
+            image=image.image_id,
+            uploads=[docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=config)],
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=data.name, container_path=PROMETHEUS_DATA_PATH
+                )
+            ],
+            **stack_container(
+                network_name=args.network_name,
+                alias="prometheus",
+                internal_port=PROMETHEUS_PORT,
+                host_port=args.prometheus_port,
+                bind_address=args.bind_address,
+                tags=args.labels,
+            ),
+            healthcheck=wget_health_check(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready"),
+            opts=self._child(),
+        )
+
+    def _create_grafana(self, prometheus: docker.Container) -> docker.Container:
+        name, args = self._name, self._args
+        if args.grafana_admin_password is None:
+            generated = random.RandomPassword(
+                f"{name}-grafana-admin-password",
+                length=GRAFANA_PASSWORD_LENGTH,
+                special=False,
+                opts=self._child(),
+            )
+            password = pulumi.Output.secret(generated.result)
+        else:
+            password = pulumi.Output.secret(args.grafana_admin_password)
+        self.grafana_admin_password = password
+        image = pinned_image(f"{name}-grafana-image", GRAFANA_IMAGE, self)
+        datasource = prometheus.name.apply(
+            lambda host: render_yaml(
+                grafana_datasource_provisioning(f"http://{host}:{PROMETHEUS_PORT}")
+            )
+        )
+        return docker.Container(
+            f"{name}-grafana",
+            name=f"{name}-grafana",
+            image=image.image_id,
+            envs=pulumi.Output.secret(password.apply(lambda p: env_list(grafana_environment(p)))),
+            uploads=[
+                docker.ContainerUploadArgs(file=GRAFANA_DATASOURCE_FILE, content=datasource),
+                docker.ContainerUploadArgs(
+                    file=GRAFANA_PROVIDER_FILE,
+                    content=render_yaml(grafana_dashboard_provider(GRAFANA_DASHBOARDS_DIR)),
+                ),
+                docker.ContainerUploadArgs(
+                    file=GRAFANA_DASHBOARD_FILE,
+                    content=json.dumps(load_dashboard(), indent=2, sort_keys=True),
+                ),
+            ],
+            **stack_container(
+                network_name=args.network_name,
+                alias="grafana",
+                internal_port=GRAFANA_PORT,
+                host_port=args.grafana_port,
+                bind_address=args.bind_address,
+                tags=args.labels,
+            ),
+            healthcheck=wget_health_check(f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
+            opts=self._child(),
+        )

@@ -1,0 +1,156 @@
+"""ContainerService (local): the app as one container on the Docker engine.
+
+Creates one ``docker.Container`` running the image by digest: the container port published on
+``127.0.0.1:<localAppPort>``, restart ``unless-stopped``, a Docker health check on the health
+path, the same runtime environment as on Fargate (``components.runtime``) plus the app's secrets,
+memory and CPU limits, rotated json-file logs, and a stop timeout longer than the app's drain.
+``pulumi up`` waits until the container reports healthy, so a release that cannot boot fails
+the deployment instead of leaving it green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components.local.containers import env_list, stack_container
+from components.runtime import runtime_environment
+from settings import LocalSettings, ServiceSettings
+
+PUBLIC_HOST = "localhost"
+"""PHX_HOST and the URL's host: the port is published on loopback only."""
+NETWORK_ALIAS = "app"
+HEALTH_CHECK_INTERVAL_SECONDS = 10
+HEALTH_CHECK_TIMEOUT_SECONDS = 3
+HEALTH_CHECK_RETRIES = 3
+# `pulumi up` waits this much longer than the grace period before declaring the app unhealthy.
+WAIT_MARGIN_SECONDS = 30
+
+
+def health_check_script(port: int, path: str) -> str:
+    """A bash-only HTTP probe: succeeds when ``GET path`` on ``port`` answers status 200.
+
+    The runtime image is Debian slim: no curl, no wget. Booting a second BEAM for
+    ``bin/elixir_app rpc`` every few seconds would cost more than the app itself, so the probe
+    speaks HTTP/1.0 over bash's ``/dev/tcp`` and reads the status line with builtins only.
+    ``path`` is restricted by the settings to ``[A-Za-z0-9/_.-~%]``, safe inside quotes.
+    """
+    return (
+        f"exec 3<>/dev/tcp/127.0.0.1/{port}"
+        f" && printf 'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' '{path}' >&3"
+        " && IFS=' ' read -r _ status _ <&3"
+        # A reason phrase is optional (RFC 9112), so drop whatever follows the digits ("\r").
+        ' && [ "${status%%[!0-9]*}" = 200 ]'
+    )
+
+
+def health_check_command(settings: ServiceSettings) -> list[str]:
+    """Docker's ``HEALTHCHECK CMD`` form (no shell of Docker's own around it)."""
+    script = health_check_script(settings.container_port, settings.health_check_path)
+    return ["CMD", "bash", "-c", script]
+
+
+def health_check(settings: ServiceSettings) -> docker.ContainerHealthcheckArgs:
+    return docker.ContainerHealthcheckArgs(
+        tests=health_check_command(settings),
+        interval=f"{HEALTH_CHECK_INTERVAL_SECONDS}s",
+        timeout=f"{HEALTH_CHECK_TIMEOUT_SECONDS}s",
+        retries=HEALTH_CHECK_RETRIES,
+        start_period=f"{settings.health_check_grace_period_seconds}s",
+        start_interval="2s",
+    )
+
+
+def log_options(local: LocalSettings) -> dict[str, str]:
+    """json-file rotation: without it a chatty container fills the Docker host's disk."""
+    return {"max-size": f"{local.log_max_size_mb}m", "max-file": str(local.log_max_files)}
+
+
+def container_environment(settings: ServiceSettings, secrets: Mapping[str, str]) -> dict[str, str]:
+    """The shared runtime environment plus the secret variables, as one mapping."""
+    plain = {entry["name"]: entry["value"] for entry in runtime_environment(settings, PUBLIC_HOST)}
+    return {**plain, **secrets}
+
+
+@dataclass(frozen=True)
+class ContainerServiceArgs:
+    settings: ServiceSettings
+    """Container port, health check path and grace, stop timeout, plain environment."""
+    local: LocalSettings
+    """Host port, limits, log rotation and the ``localSecrets`` variables."""
+    image_ref: pulumi.Input[str]
+    """The image to run, pinned by digest."""
+    network_name: pulumi.Input[str]
+    """The stack's private network (Prometheus scrapes the app there)."""
+    secret_key_base: pulumi.Input[str]
+    """SECRET_KEY_BASE (secret)."""
+    release_cookie: pulumi.Input[str]
+    """RELEASE_COOKIE (secret)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The stack's tags, as Docker labels."""
+
+
+class ContainerService(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """``http://localhost:<localAppPort>``."""
+    container_name: pulumi.Output[str]
+    internal_address: pulumi.Output[str]
+    """``<container name>:<container port>``: the app on the private network (scrape target)."""
+
+    def __init__(
+        self, name: str, args: ContainerServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:ContainerService", name, None, opts)
+        settings, local = args.settings, args.local
+        secrets: dict[str, pulumi.Input[str]] = {
+            **local.secrets,
+            "SECRET_KEY_BASE": args.secret_key_base,
+            "RELEASE_COOKIE": args.release_cookie,
+        }
+        envs = pulumi.Output.secret(
+            pulumi.Output.all(**secrets).apply(
+                lambda values: env_list(container_environment(settings, values))
+            )
+        )
+        container = docker.Container(
+            f"{name}-app",
+            name=f"{name}-app",
+            image=args.image_ref,
+            envs=envs,
+            **stack_container(
+                network_name=args.network_name,
+                alias=NETWORK_ALIAS,
+                internal_port=settings.container_port,
+                host_port=local.app_port,
+                bind_address=local.bind_address,
+                tags=args.labels,
+            ),
+            healthcheck=health_check(settings),
+            wait=True,
+            wait_timeout=settings.health_check_grace_period_seconds + WAIT_MARGIN_SECONDS,
+            memory=local.memory_mb,
+            cpus=local.cpus,
+            log_driver="json-file",
+            log_opts=log_options(local),
+            # Longer than the app's SHUTDOWN_DRAIN_MS, so in-flight requests finish on replace.
+            stop_timeout=settings.stop_timeout_seconds,
+            destroy_grace_seconds=settings.stop_timeout_seconds,
+            # An init process reaps zombies and forwards SIGTERM, as on Fargate.
+            init=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.url = pulumi.Output.from_input(f"http://{PUBLIC_HOST}:{local.app_port}")
+        self.container_name = container.name
+        self.internal_address = container.name.apply(
+            lambda container_name: f"{container_name}:{settings.container_port}"
+        )
+        self.register_outputs(
+            {
+                "url": self.url,
+                "container_name": self.container_name,
+                "internal_address": self.internal_address,
+            }
+        )
