@@ -1,0 +1,467 @@
+"""Monitoring configuration shared by the aws and local targets (pure functions, no resources).
+
+Renders, from one :class:`ScrapeTarget`:
+
+- the app's Prometheus scrape job (:func:`scrape_config`) — the single definition used both by the
+  local Prometheus (:func:`prometheus_config`) and by the AWS Distro for OpenTelemetry collector
+  sidecar that remote-writes to Amazon Managed Service for Prometheus
+  (:func:`adot_collector_config`);
+- Grafana provisioning documents (:func:`grafana_datasource_provisioning`,
+  :func:`grafana_dashboard_provider`);
+- access to the committed Grafana dashboard (:func:`load_dashboard`) and the metric names its
+  queries use (:func:`dashboard_metric_names`), checked against :data:`APP_METRIC_NAMES`.
+
+Pulumi components call these and put the results in files, container definitions or SSM
+parameters; nothing here talks to a cloud or a Docker engine.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS_DIR = REPO_ROOT / "monitoring" / "grafana" / "dashboards"
+"""Folder of dashboard JSON files; mount it where :func:`grafana_dashboard_provider` points."""
+DASHBOARD_PATH = DASHBOARDS_DIR / "elixir-app.json"
+
+APP_METRIC_NAMES: frozenset[str] = frozenset(
+    {
+        "beam_memory_bytes",
+        "beam_process_count",
+        "beam_port_count",
+        "beam_atom_count",
+        "beam_run_queue_length",
+        "beam_uptime_seconds",
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "http_request_duration_seconds_sum",
+        "http_request_duration_seconds_count",
+    }
+)
+"""The metrics the Elixir app exports (the contract with ``app/``), series names as scraped."""
+
+PROMETHEUS_METRIC_NAMES: frozenset[str] = frozenset({"up"})
+"""Series Prometheus itself adds for every scrape target."""
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
+
+
+def _empty_labels() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One Prometheus scrape job: what to scrape, where and how often."""
+
+    job_name: str
+    """Value of the ``job`` label on every scraped series; dashboards filter on it."""
+    targets: tuple[str, ...]
+    """``host:port`` addresses to scrape (no scheme, no path)."""
+    metrics_path: str = "/metrics"
+    """HTTP path of the metrics endpoint; must start with ``/``."""
+    scrape_interval_seconds: int = 15
+    """How often to scrape."""
+    scrape_timeout_seconds: int = 10
+    """Per-scrape timeout; Prometheus refuses a timeout longer than the interval."""
+    labels: Mapping[str, str] = field(default_factory=_empty_labels, hash=False)
+    """Extra labels added to every series of the job (e.g. ``{"env": "prod"}``)."""
+
+    def __post_init__(self) -> None:
+        # Callers may pass a list or a dict; store immutable copies so the frozen
+        # dataclass really is immutable and later mutation of the argument cannot leak in.
+        object.__setattr__(self, "targets", tuple(self.targets))
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+
+        if not self.job_name or not self.job_name.isprintable():
+            raise ValueError(
+                f"ScrapeTarget.job_name must be a non-empty, printable Prometheus label value, "
+                f"got {self.job_name!r}"
+            )
+        if self.job_name != self.job_name.strip():
+            raise ValueError(
+                f"ScrapeTarget.job_name must not start or end with whitespace, "
+                f"got {self.job_name!r}"
+            )
+        if not self.targets:
+            raise ValueError(
+                f"ScrapeTarget.targets of job {self.job_name!r} must list at least one host:port"
+            )
+        for target in self.targets:
+            match = _HOST_PORT.match(target) if isinstance(target, str) else None
+            if match is None or not 1 <= int(match["port"]) <= 65535:
+                raise ValueError(
+                    f"ScrapeTarget.targets of job {self.job_name!r}: {target!r} is not host:port "
+                    f"(no scheme, no path, port 1-65535)"
+                )
+        if not self.metrics_path.startswith("/"):
+            raise ValueError(
+                f"ScrapeTarget.metrics_path must start with '/', got {self.metrics_path!r}"
+            )
+        if self.scrape_interval_seconds <= 0 or self.scrape_timeout_seconds <= 0:
+            raise ValueError(
+                f"ScrapeTarget scrape interval and timeout must be positive, got "
+                f"interval={self.scrape_interval_seconds}s timeout={self.scrape_timeout_seconds}s"
+            )
+        if self.scrape_timeout_seconds > self.scrape_interval_seconds:
+            raise ValueError(
+                f"ScrapeTarget.scrape_timeout_seconds ({self.scrape_timeout_seconds}) must not "
+                f"exceed scrape_interval_seconds ({self.scrape_interval_seconds})"
+            )
+        for name in self.labels:
+            if not _LABEL_NAME.match(name) or name.startswith("__"):
+                raise ValueError(
+                    f"ScrapeTarget.labels key {name!r} is not a valid Prometheus label name "
+                    f"([A-Za-z_][A-Za-z0-9_]*, not starting with '__')"
+                )
+            if name in ("job", "instance"):
+                raise ValueError(
+                    f"ScrapeTarget.labels must not set {name!r}: Prometheus sets it per target"
+                )
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds}s"
+
+
+def scrape_config(target: ScrapeTarget) -> dict[str, Any]:
+    """The Prometheus ``scrape_configs`` entry for ``target``.
+
+    The one definition of the app's scrape job: the local Prometheus and the ADOT collector both
+    embed exactly this, so the two targets cannot drift apart. Returns a fresh dict each call.
+    """
+    static_config: dict[str, Any] = {"targets": list(target.targets)}
+    if target.labels:
+        static_config["labels"] = dict(target.labels)
+    return {
+        "job_name": target.job_name,
+        "scrape_interval": _duration(target.scrape_interval_seconds),
+        "scrape_timeout": _duration(target.scrape_timeout_seconds),
+        "metrics_path": target.metrics_path,
+        "static_configs": [static_config],
+    }
+
+
+def prometheus_config(
+    targets: Sequence[ScrapeTarget],
+    *,
+    evaluation_interval_seconds: int = 15,
+    rule_files: Sequence[str] = (),
+    remote_write: Sequence[Mapping[str, Any]] = (),
+    self_scrape_target: str | None = "localhost:9090",
+) -> dict[str, Any]:
+    """A complete ``prometheus.yml`` document for the local target.
+
+    ``self_scrape_target`` adds a ``prometheus`` job scraping Prometheus itself (``None`` to
+    leave it out). Job names must be unique, as Prometheus requires.
+    """
+    if evaluation_interval_seconds <= 0:
+        raise ValueError(
+            f"evaluation_interval_seconds must be positive, got {evaluation_interval_seconds}"
+        )
+    jobs = list(targets)
+    if self_scrape_target is not None:
+        jobs.append(ScrapeTarget(job_name="prometheus", targets=(self_scrape_target,)))
+    names = [job.job_name for job in jobs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"Prometheus scrape job names must be unique, repeated: {duplicates}")
+
+    document: dict[str, Any] = {
+        "global": {
+            "scrape_interval": _duration(15),
+            "evaluation_interval": _duration(evaluation_interval_seconds),
+        },
+    }
+    if rule_files:
+        document["rule_files"] = list(rule_files)
+    document["scrape_configs"] = [scrape_config(job) for job in jobs]
+    if remote_write:
+        document["remote_write"] = [copy.deepcopy(dict(entry)) for entry in remote_write]
+    return document
+
+
+def render_yaml(doc: Mapping[str, Any]) -> str:
+    """YAML text for a config document: keys in insertion order, block style, stable output."""
+    return yaml.safe_dump(
+        _plain(doc), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and sequences turned into dicts and lists, which ``yaml.safe_dump`` accepts."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _escape_collector_dollars(value: Any) -> Any:
+    """Every ``$`` in strings doubled, keys included.
+
+    The collector expands ``$VAR``/``${env:VAR}`` across its config before the Prometheus
+    receiver sees it; ``$$`` is the documented escape for a literal ``$`` (prometheusreceiver
+    README, "Since the collector configuration supports env variable substitution...").
+    """
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, Mapping):
+        return {
+            _escape_collector_dollars(key): _escape_collector_dollars(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_escape_collector_dollars(item) for item in value]
+    return value
+
+
+def adot_collector_config(
+    target: ScrapeTarget, *, remote_write_url: str, region: str
+) -> dict[str, Any]:
+    """AWS Distro for OpenTelemetry collector config: scrape the app, remote-write to AMP.
+
+    Modelled on aws-observability/aws-otel-collector ``config/ecs/ecs-amp-prometheus.yaml`` and
+    the opentelemetry-collector-contrib READMEs of ``extension/sigv4authextension`` (``region``,
+    ``service``), ``exporter/prometheusremotewriteexporter`` (``endpoint``,
+    ``auth.authenticator``) and ``receiver/prometheusreceiver`` (``config.scrape_configs``,
+    ``$$`` escaping).
+
+    The embedded scrape job is :func:`scrape_config` with ``$`` escaped as ``$$`` (values such as
+    label values are literal there). ``remote_write_url`` and ``region`` are passed through
+    unescaped, so collector references like ``${env:AWS_REGION}`` keep working.
+    ``health_check`` is enabled because the ADOT image's container health check probes it.
+    """
+    if not remote_write_url.startswith(("https://", "${")):
+        raise ValueError(
+            f"remote_write_url must be an https:// AMP remote-write endpoint, "
+            f"got {remote_write_url!r}"
+        )
+    if not region:
+        raise ValueError("region must name the AWS region of the AMP workspace")
+    return {
+        "extensions": {
+            "health_check": {},
+            "sigv4auth": {"region": region, "service": "aps"},
+        },
+        "receivers": {
+            "prometheus": {
+                "config": {"scrape_configs": [_escape_collector_dollars(scrape_config(target))]}
+            }
+        },
+        "processors": {"batch/metrics": {"timeout": "60s"}},
+        "exporters": {
+            "prometheusremotewrite": {
+                "endpoint": remote_write_url,
+                "auth": {"authenticator": "sigv4auth"},
+            }
+        },
+        "service": {
+            "extensions": ["health_check", "sigv4auth"],
+            "pipelines": {
+                "metrics": {
+                    "receivers": ["prometheus"],
+                    "processors": ["batch/metrics"],
+                    "exporters": ["prometheusremotewrite"],
+                }
+            },
+        },
+    }
+
+
+def grafana_datasource_provisioning(
+    prometheus_url: str,
+    *,
+    uid: str = "prometheus",
+    name: str = "Prometheus",
+    sigv4_region: str | None = None,
+) -> dict[str, Any]:
+    """Grafana datasource provisioning file (``provisioning/datasources/*.yaml``).
+
+    The dashboard's ``datasource`` variable defaults to ``uid``. ``sigv4_region`` turns on SigV4
+    signing with the default AWS credential chain, needed when the URL is an AMP workspace.
+    """
+    if not prometheus_url.startswith(("http://", "https://")):
+        raise ValueError(f"prometheus_url must be an http(s) URL, got {prometheus_url!r}")
+    datasource: dict[str, Any] = {
+        "name": name,
+        "type": "prometheus",
+        "uid": uid,
+        "access": "proxy",
+        "url": prometheus_url,
+        "isDefault": True,
+        "editable": False,
+    }
+    if sigv4_region is not None:
+        datasource["jsonData"] = {
+            "sigV4Auth": True,
+            "sigV4AuthType": "default",
+            "sigV4Region": sigv4_region,
+        }
+    return {"apiVersion": 1, "datasources": [datasource]}
+
+
+def grafana_dashboard_provider(path: str, *, name: str = "elixir-app") -> dict[str, Any]:
+    """Grafana dashboard provider provisioning file loading every dashboard JSON under ``path``.
+
+    ``path`` is where :data:`DASHBOARDS_DIR` is mounted inside the Grafana container.
+    """
+    if not path.startswith("/"):
+        raise ValueError(f"dashboard provider path must be absolute, got {path!r}")
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": name,
+                "orgId": 1,
+                "type": "file",
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 30,
+                "options": {"path": path, "foldersFromFilesStructure": False},
+            }
+        ],
+    }
+
+
+def load_dashboard(path: Path = DASHBOARD_PATH) -> dict[str, Any]:
+    """The committed Grafana dashboard for the app, parsed."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel of a dashboard, including those nested in (collapsed) rows."""
+    stack = list(reversed(dashboard.get("panels", [])))
+    while stack:
+        panel = stack.pop()
+        yield panel
+        stack.extend(reversed(panel.get("panels", [])))
+
+
+def iter_target_exprs(dashboard: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """``(panel, expr)`` for every Prometheus query target of every panel."""
+    for panel in iter_panels(dashboard):
+        for target in panel.get("targets", []):
+            if "expr" in target:
+                yield panel, target["expr"]
+
+
+def dashboard_metric_names(dashboard: Mapping[str, Any]) -> set[str]:
+    """Metric names used by the PromQL ``expr`` of every panel target."""
+    names: set[str] = set()
+    for _panel, expr in iter_target_exprs(dashboard):
+        names |= promql_metric_names(expr)
+    return names
+
+
+# --- a small PromQL tokenizer ------------------------------------------------------------------
+# Enough of the lexer in prometheus/promql/parser/lex.go to tell metric names from everything
+# else in dashboard queries. The real parser (promtool) checks the queries are valid; this only
+# has to find the names, and tests pin down the tricky cases.
+
+_AGGREGATORS = frozenset(
+    {
+        "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
+        "bottomk", "topk", "quantile", "limitk", "limit_ratio",
+    }
+)  # fmt: skip
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "atan2", "bool", "offset", "inf", "nan"}
+)  # identifiers that are operators or literals, never metric names
+_LABEL_LIST_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`[^`]*`)
+  | (?P<variable>\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[A-Za-z0-9_]*)
+  | (?P<identifier>[A-Za-z_:][A-Za-z0-9_:]*)
+  | (?P<punct>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _tokens(expr: str) -> list[tuple[str, str]]:
+    """``(kind, text)`` tokens of ``expr``, whitespace and comments dropped."""
+    return [
+        (match.lastgroup or "", match.group())
+        for match in _TOKEN.finditer(expr)
+        if match.lastgroup not in ("space", "comment")
+    ]
+
+
+def _unquote(literal: str) -> str:
+    # Metric names are plain [A-Za-z0-9_:] words, so escape sequences never matter here.
+    return literal[1:-1]
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """Metric names selected by a PromQL expression.
+
+    A metric name is an identifier that is not followed by ``(`` (a function or aggregation
+    call), not an operator keyword, not inside ``{...}`` label matchers (label names), not in a
+    ``by``/``without``/``on``/``ignoring``/``group_left``/``group_right`` label list, and not in
+    a ``[...]`` range. ``{__name__="x"}`` selectors count as ``x``. Grafana variables
+    (``$job``, ``${__rate_interval}``) are skipped.
+    """
+    tokens = _tokens(expr)
+    names: set[str] = set()
+    i = 0
+    while i < len(tokens):
+        kind, text = tokens[i]
+        following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        if text == "{":
+            i = _read_matchers(tokens, i + 1, names)
+            continue
+        if text == "[":
+            i = _skip_until(tokens, i + 1, "]")
+            continue
+        if kind == "identifier":
+            keyword = text.lower()  # PromQL keywords are case-insensitive (lex.go)
+            if keyword in _LABEL_LIST_KEYWORDS:
+                i += 1
+                if following == "(":
+                    i = _skip_until(tokens, i + 1, ")")
+                continue
+            if following != "(" and keyword not in _KEYWORDS and keyword not in _AGGREGATORS:
+                names.add(text)
+        i += 1
+    return names
+
+
+def _skip_until(tokens: list[tuple[str, str]], start: int, closing: str) -> int:
+    """Index just past the first ``closing`` punctuation at or after ``start``."""
+    i = start
+    while i < len(tokens) and not (tokens[i][0] == "punct" and tokens[i][1] == closing):
+        i += 1
+    return i + 1
+
+
+def _read_matchers(tokens: list[tuple[str, str]], start: int, names: set[str]) -> int:
+    """Skip a ``{...}`` matcher list, adding names from ``__name__="x"`` equality matchers."""
+    i = start
+    while i < len(tokens) and tokens[i][1] != "}":
+        if (
+            tokens[i] == ("identifier", "__name__")
+            and i + 2 < len(tokens)
+            and tokens[i + 1][1] == "="
+            and tokens[i + 2][0] == "string"
+        ):
+            names.add(_unquote(tokens[i + 2][1]))
+            i += 3
+            continue
+        i += 1
+    return i + 1
