@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from promql_support import interpolate
 
 from components.observability import (
     ScrapeTarget,
@@ -25,6 +24,7 @@ from components.observability import (
     prometheus_config,
     render_yaml,
 )
+from tests.promql_support import interpolate
 
 T = TypeVar("T")
 
@@ -177,6 +177,24 @@ def wait_for_target_up(prometheus: Prometheus, job: str, *, timeout: float = 30.
         what=f"scrape job {job!r} to be up",
         details=lambda: json.dumps(prometheus.api("targets"), indent=1)[-3000:],
     )
+
+
+# Series Prometheus itself records for every target, next to what the target exports.
+SCRAPE_META_SERIES = frozenset(
+    {
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    }
+)
+
+
+def exported_metric_names(prometheus: Prometheus, job: str) -> set[str]:
+    """Names of the series ``job``'s targets export (Prometheus's own scrape series left out)."""
+    series = prometheus.api("series", {"match[]": f'{{job="{job}"}}'})
+    return {labels["__name__"] for labels in series} - SCRAPE_META_SERIES
 
 
 def series_count(prometheus: Prometheus, metric: str, job: str) -> int:

@@ -15,19 +15,20 @@ from pathlib import Path
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_support import (
+
+from components.observability import (
+    APP_METRIC_NAMES,
+    dashboard_metric_names,
+    load_dashboard,
+)
+from tests.prometheus_support import (
+    exported_metric_names,
     free_port,
     loopback_scrape_config,
     running_prometheus,
     series_count,
     wait_for_dashboard_data,
     wait_for_target_up,
-)
-
-from components.observability import (
-    APP_METRIC_NAMES,
-    dashboard_metric_names,
-    load_dashboard,
 )
 
 JOB = "contract-stand-in"
@@ -105,11 +106,7 @@ def test_real_prometheus_scrapes_the_contract_and_every_dashboard_query_has_data
             wait_for_target_up(prometheus, JOB)
 
             # The stand-in exports exactly the contract, as the app must.
-            scraped = {
-                series["__name__"]
-                for series in prometheus.api("series", {"match[]": f'{{job="{JOB}"}}'})
-            }
-            assert scraped - {"up"} - _scrape_meta_series() == set(APP_METRIC_NAMES)
+            assert exported_metric_names(prometheus, JOB) == set(APP_METRIC_NAMES)
 
             for metric in dashboard_metric_names(load_dashboard()):
                 assert series_count(prometheus, metric, JOB) > 0, metric
@@ -117,13 +114,3 @@ def test_real_prometheus_scrapes_the_contract_and_every_dashboard_query_has_data
             wait_for_dashboard_data(
                 prometheus, load_dashboard(), job=JOB, make_traffic=lambda: None
             )
-
-
-def _scrape_meta_series() -> set[str]:
-    """Series Prometheus records about each scrape, next to ``up``."""
-    return {
-        "scrape_duration_seconds",
-        "scrape_samples_scraped",
-        "scrape_samples_post_metric_relabeling",
-        "scrape_series_added",
-    }

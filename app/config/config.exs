@@ -1,0 +1,16 @@
+# Compile-time configuration. Everything that varies per environment at run time (port, host,
+# secrets, drain bound) is read from environment variables in config/runtime.exs.
+import Config
+
+config :elixir_app,
+  port: 4000,
+  host: "localhost",
+  # How long a SIGTERM'd node waits for in-flight requests before closing the remaining
+  # connections. Below ECS's default stopTimeout (30 s) so the node exits 0 on its own.
+  shutdown_drain_ms: 15_000,
+  # /debug/sleep?ms=N exists only where this is true (tests); never in a default release.
+  debug_routes: false
+
+config :logger, :console, format: "$time $metadata[$level] $message\n"
+
+import_config "#{config_env()}.exs"
