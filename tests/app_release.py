@@ -5,7 +5,8 @@ Interface other modules rely on:
 - `build_release() -> Path`: `MIX_ENV=prod mix release --overwrite`, once per process
   (serialised across processes with a file lock), returns the release root, the directory
   holding `bin/elixir_app`.
-- `running_release(port=None, env=None)`: context manager that starts `bin/elixir_app start`
+- `running_release(port=None, env=None, *, command=None)`: context manager that starts
+  `bin/elixir_app start` (or `command`)
   in its own process group on a free port, waits for `/health` to answer 200 and yields a
   `RunningRelease`. On exit the node gets SIGTERM, then the whole group SIGKILL if it has
   not exited in time; no process of the group is left behind.
@@ -201,10 +202,18 @@ def _kill_group(pgid: int) -> None:
 
 @contextlib.contextmanager
 def running_release(
-    port: int | None = None, env: dict[str, str] | None = None
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    *,
+    command: list[str] | None = None,
 ) -> Iterator[RunningRelease]:
-    """Start the release, wait for /health = 200, yield it; stop it and its group on exit."""
+    """Start the release, wait for /health = 200, yield it; stop it and its group on exit.
+
+    `command` is relative to the release root, `["bin/elixir_app", "start"]` by default
+    (`["bin/server"]` is what the Docker image runs).
+    """
     root = build_release()
+    argv = command or ["bin/" + RELEASE_NAME, "start"]
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="elixir_app-release-") as tmp:
         tmp_dir = Path(tmp)
@@ -212,7 +221,7 @@ def running_release(
         with log_path.open("wb") as log:
             started = time.monotonic()
             process = subprocess.Popen(
-                [str(root / "bin" / RELEASE_NAME), "start"],
+                [str(root / argv[0]), *argv[1:]],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -56,23 +57,32 @@ def raw_request(port: int, data: bytes, timeout: float = 5.0) -> bytes:
     return b"".join(chunks)
 
 
-def scrape(release: RunningRelease) -> dict[str, list[Sample]]:
-    """Samples by metric family name, parsed by the official Prometheus client parser."""
+def scrape(release: RunningRelease) -> dict[str, Metric]:
+    """Metric families by name, parsed by the official Prometheus client parser.
+
+    The parser names counter families without their `_total` suffix."""
     status, headers, body = http_get(release.base_url + "/metrics")
     assert status == 200, release.output()
     assert headers["content-type"].startswith("text/plain; version=0.0.4")
-    families = text_string_to_metric_families(body.decode())
-    return {family.name: list(family.samples) for family in families}
-
-
-def families_with_types(release: RunningRelease) -> dict[str, str]:
-    _, _, body = http_get(release.base_url + "/metrics")
-    return {f.name: f.type for f in text_string_to_metric_families(body.decode())}
+    return {family.name: family for family in text_string_to_metric_families(body.decode())}
 
 
 def sample_value(samples: list[Sample], name: str, **labels: str) -> float:
     matches = [s.value for s in samples if s.name == name and s.labels == labels]
     return matches[0] if matches else 0.0
+
+
+def run_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `bin/elixir_app ARGS` to completion with `env` (see release_env)."""
+    return subprocess.run(
+        [str(build_release() / "bin" / RELEASE_NAME), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        start_new_session=True,
+        check=False,
+    )
 
 
 # --- endpoints ---------------------------------------------------------------------------
@@ -118,14 +128,14 @@ def test_malformed_requests_get_400_and_the_server_keeps_serving(release: Runnin
 
 def test_metric_contract_families_exist_with_sane_values(release: RunningRelease) -> None:
     http_get(release.base_url + "/health")
-    types = families_with_types(release)
+    families = scrape(release)
+    types = {name: family.type for name, family in families.items()}
     for name in CONTRACT_GAUGES:
         assert types.get(name) == "gauge", f"{name}: {types.get(name)}"
-    # The client parser names counter families without the _total suffix.
     assert types.get("http_requests") == "counter"
     assert types.get("http_request_duration_seconds") == "histogram"
 
-    samples = scrape(release)
+    samples = {name: family.samples for name, family in families.items()}
     memory = {s.labels["kind"]: s.value for s in samples["beam_memory_bytes"]}
     assert set(memory) == MEMORY_KINDS
     assert memory["total"] > memory["processes"] > 0
@@ -138,14 +148,14 @@ def test_metric_contract_families_exist_with_sane_values(release: RunningRelease
 
 
 def test_http_requests_total_counts_this_tests_requests(release: RunningRelease) -> None:
-    before = scrape(release)["http_requests"]
+    before = scrape(release)["http_requests"].samples
     for _ in range(3):
         http_get(release.base_url + "/health")
     http_get(release.base_url + "/")
     for path in ["/nope", "/also/nope", "/nope?with=query"]:
         http_get(release.base_url + path)
     raw_request(release.port, b"GARBAGE\r\n\r\n")
-    after = scrape(release)["http_requests"]
+    after = scrape(release)["http_requests"].samples
 
     def delta(**labels: str) -> float:
         name = "http_requests_total"
@@ -163,7 +173,7 @@ def test_http_requests_total_counts_this_tests_requests(release: RunningRelease)
 
 def test_duration_histogram_is_cumulative_and_ends_with_count(release: RunningRelease) -> None:
     http_get(release.base_url + "/health")
-    samples = scrape(release)["http_request_duration_seconds"]
+    samples = scrape(release)["http_request_duration_seconds"].samples
     series = {
         tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
         for s in samples
@@ -199,22 +209,23 @@ def test_duration_histogram_is_cumulative_and_ends_with_count(release: RunningRe
 def test_prod_release_refuses_to_boot_without_a_proper_secret(
     tmp_path: Path, secret: str | None, message: str
 ) -> None:
-    root = build_release()
     env = release_env(free_port(), tmp_path)
     del env["SECRET_KEY_BASE"]
     if secret is not None:
         env["SECRET_KEY_BASE"] = secret
-    result = subprocess.run(
-        [str(root / "bin" / RELEASE_NAME), "start"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        start_new_session=True,
-        check=False,
-    )
+    result = run_command(["start"], env)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def test_release_exits_with_a_clear_message_when_the_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_command(["start"], release_env(port, tmp_path))
+    assert result.returncode != 0
+    assert f"cannot listen on port {port}: address already in use" in result.stdout + result.stderr
 
 
 # --- SIGTERM -----------------------------------------------------------------------------
@@ -331,21 +342,12 @@ def path_without(tmp_path: Path, hidden: set[str]) -> str:
 
 def node_settings(tmp_path: Path, env: dict[str, str]) -> tuple[str, str]:
     """RELEASE_NODE and RELEASE_DISTRIBUTION as the release's own bin script computes them."""
-    root = build_release()
     full_env = release_env(free_port(), tmp_path, env)
     for name in ("RELEASE_DISTRIBUTION", "RELEASE_NODE"):
         if name not in env:
             full_env.pop(name, None)
     expr = 'IO.puts(System.fetch_env!("RELEASE_NODE") <> " " <> System.fetch_env!("RELEASE_DISTRIBUTION"))'  # noqa: E501
-    result = subprocess.run(
-        [str(root / "bin" / RELEASE_NAME), "eval", expr],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        start_new_session=True,
-        check=False,
-    )
+    result = run_command(["eval", expr], full_env)
     assert result.returncode == 0, result.stdout + result.stderr
     node, distribution = result.stdout.strip().splitlines()[-1].split(" ")
     return node, distribution

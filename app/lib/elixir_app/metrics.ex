@@ -150,7 +150,9 @@ defmodule ElixirApp.Metrics do
   defp sample(name, labels, value) do
     pairs =
       labels
-      |> Enum.map(fn {key, val} -> [Atom.to_string(key), "=\"", escape_label_value(to_string(val)), "\""] end)
+      |> Enum.map(fn {key, val} ->
+        [Atom.to_string(key), "=\"", escape_label_value(to_string(val)), "\""]
+      end)
       |> Enum.intersperse(",")
 
     [name, "{", pairs, "} ", format_value(value), "\n"]

@@ -14,6 +14,8 @@ defmodule ElixirApp.HTTP.Connection do
 
   alias ElixirApp.Metrics
 
+  require Logger
+
   # Longer than the AWS ALB's default 60 s idle timeout: the load balancer, not the app,
   # should be the one closing idle keep-alive connections (otherwise it can reuse a
   # connection the app just closed and answer 502).
@@ -60,7 +62,7 @@ defmodule ElixirApp.HTTP.Connection do
   defp handle_request(socket, {module, options} = handler, started, method, uri, version) do
     deadline = System.monotonic_time(:millisecond) + @request_timeout_ms
 
-    with {:ok, {1, _} = version} <- supported_version(version),
+    with {:ok, version} <- supported_version(version),
          {:ok, path, query} <- split_uri(uri),
          {:ok, headers} <- read_headers(socket, deadline, []),
          {:ok, body} <- read_body(socket, headers, deadline) do
@@ -103,7 +105,6 @@ defmodule ElixirApp.HTTP.Connection do
     module.call(request, options)
   rescue
     exception ->
-      require Logger
       Logger.error(Exception.format(:error, exception, __STACKTRACE__))
       {"other", 500, [{"content-type", "application/json"}], ~s({"error":"internal error"})}
   end
