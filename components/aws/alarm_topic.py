@@ -13,14 +13,13 @@ key whose policy admits ``cloudwatch.amazonaws.com`` is the documented way to ha
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.service import policy_document
 from settings import MonitoringSettings
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
@@ -45,14 +44,10 @@ def subscriptions(settings: MonitoringSettings) -> list[Subscription]:
     ]
 
 
-def _document(statements: Sequence[Mapping[str, Any]]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
-
-
 def key_policy(account_id: str, partition: str) -> str:
     """The account administers the key (as the default key policy does); CloudWatch may only
     generate and decrypt data keys, which is what publishing to the encrypted topic takes."""
-    return _document(
+    return policy_document(
         [
             {
                 "Sid": "AccountAdministersKey",
@@ -74,7 +69,7 @@ def key_policy(account_id: str, partition: str) -> str:
 
 def topic_policy(topic_arn: str, account_id: str, partition: str, region: str) -> str:
     """Only CloudWatch alarms of this account and region may publish (confused deputy)."""
-    return _document(
+    return policy_document(
         [
             {
                 "Sid": "CloudWatchAlarmsPublish",

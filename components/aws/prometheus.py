@@ -10,7 +10,6 @@ job the local Prometheus uses.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.service import policy_document
 from components.observability import ScrapeTarget, adot_collector_config, render_yaml
 from settings import MonitoringSettings
 
@@ -86,36 +86,28 @@ def remote_write_statement(workspace_arn: str) -> dict[str, Any]:
 
 
 def grafana_trust_policy(account_id: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": GRAFANA_PRINCIPAL},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                }
-            ],
-        },
-        sort_keys=True,
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": GRAFANA_PRINCIPAL},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ]
     )
 
 
 def grafana_query_policy(workspace_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "QueryAppMetrics",
-                    "Effect": "Allow",
-                    "Action": list(QUERY_ACTIONS),
-                    "Resource": workspace_arn,
-                }
-            ],
-        },
-        sort_keys=True,
+    return policy_document(
+        [
+            {
+                "Sid": "QueryAppMetrics",
+                "Effect": "Allow",
+                "Action": list(QUERY_ACTIONS),
+                "Resource": workspace_arn,
+            }
+        ]
     )
 
 
