@@ -71,6 +71,13 @@ ACM_ARN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}"
 DOMAIN_PATTERN = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 SUBNET_ID = r"subnet-[0-9a-f]{8,17}"
 VPC_ID = r"vpc-[0-9a-f]{8,17}"
+KMS_KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})"
+EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,63}"
+HTTPS_URL_PATTERN = r"https://[A-Za-z0-9\-.]+\.[A-Za-z]{2,63}(:\d{1,5})?(/\S*)?"
+SQS_QUEUE_ARN = r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_\-]{1,80}(\.fifo)?"
+# Periods CloudWatch accepts for AWS/ECS and AWS/ApplicationELB metrics (1-minute resolution).
+ALARM_PERIODS = (60, 300, 900, 3600)
+LATENCY_STATISTICS = ("p95", "p99")
 # Names the service sets itself; config must not override them.
 RESERVED_ENVIRONMENT = frozenset(
     {"PORT", "PHX_SERVER", "PHX_HOST", "SECRET_KEY_BASE", "RELEASE_COOKIE", "SHUTDOWN_DRAIN_MS"}
@@ -84,6 +91,7 @@ LOCAL_PORT_KEYS = ("localAppPort", "localRegistryPort", "localPrometheusPort", "
 CPUS_PATTERN = r"[0-9]{1,3}(\.[0-9]{1,3})?"
 
 NatGateways = Literal["none", "single", "perAz"]
+LatencyStatistic = Literal["p95", "p99"]
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,44 @@ class LocalSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Alarms and where they go, log encryption, and the optional managed Prometheus/Grafana."""
+
+    log_kms_key_arn: str | None = None
+    """Customer-managed KMS key for the service's log group (None: CloudWatch's own keys)."""
+    alarm_emails: tuple[str, ...] = ()
+    """E-mail addresses subscribed to the alarm topic (each must confirm)."""
+    alarm_webhooks: tuple[str, ...] = ()
+    """https endpoints (Slack/PagerDuty/Opsgenie integrations) subscribed to the alarm topic."""
+    alarm_sqs_queue_arn: str | None = None
+    """A standard SQS queue subscribed to the alarm topic (its policy must admit the topic)."""
+    cpu_high_percent: int = 80
+    """Average service CPU (% of the task's reservation) that raises an alarm."""
+    memory_high_percent: int = 80
+    """Average service memory (% of the task's reservation) that raises an alarm."""
+    target_5xx_percent: int = 5
+    """Share of requests answered 5XX by the tasks that raises an alarm (and rolls back)."""
+    unhealthy_hosts: int = 0
+    """Alarm (and roll back) when more targets than this are unhealthy."""
+    latency_statistic: LatencyStatistic = "p99"
+    """Percentile of the target response time that is watched."""
+    latency_threshold_ms: int = 1000
+    """Target response time (ms) at that percentile that raises an alarm."""
+    period_seconds: int = 60
+    """Length of one evaluated period."""
+    evaluation_periods: int = 3
+    """Consecutive breaching periods before an alarm fires."""
+    managed_prometheus: bool = False
+    """An Amazon Managed Service for Prometheus workspace fed by a collector sidecar."""
+    managed_grafana: bool = False
+    """An Amazon Managed Grafana workspace reading that Prometheus workspace."""
+    metrics_path: str = "/metrics"
+    """Path the collector scrapes on the app's port."""
+    metrics_scrape_interval_seconds: int = 30
+    """How often the collector scrapes the app."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program needs, for one stack."""
 
@@ -217,6 +263,7 @@ class Settings:
     registry: RegistrySettings
     network: NetworkSettings
     service: ServiceSettings
+    monitoring: MonitoringSettings
     local: LocalSettings = field(default_factory=LocalSettings)
 
     @property
@@ -443,6 +490,63 @@ def _read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings
     )
 
 
+def _email_problem(value: str) -> str | None:
+    return None if re.fullmatch(EMAIL_PATTERN, value) else "must be an e-mail address"
+
+
+def _webhook_problem(value: str) -> str | None:
+    if re.fullmatch(HTTPS_URL_PATTERN, value):
+        return None
+    return "must be an https:// URL (SNS delivers to webhooks over https only here)"
+
+
+def _read_monitoring(reader: ConfigReader) -> MonitoringSettings:
+    sqs = reader.optional_string(
+        "alarmSqsQueueArn",
+        pattern=SQS_QUEUE_ARN,
+        allowed="an SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>)",
+    )
+    if sqs is not None and sqs.endswith(".fifo"):
+        # A standard SNS topic cannot deliver to a FIFO queue.
+        reader.problem("alarmSqsQueueArn", sqs, "must be a standard (not .fifo) SQS queue ARN")
+    statistic = reader.string("alarmLatencyStatistic", choices=LATENCY_STATISTICS)
+    interval = reader.integer("metricsScrapeIntervalSeconds", minimum=5, maximum=3600)
+    managed_prometheus = reader.boolean("managedPrometheus")
+    managed_grafana = reader.boolean("managedGrafana")
+    reader.require(
+        managed_prometheus or not managed_grafana,
+        "managedGrafana",
+        managed_grafana,
+        "needs managedPrometheus: true (Grafana reads the Prometheus workspace)",
+    )
+    return MonitoringSettings(
+        log_kms_key_arn=reader.optional_string(
+            "logKmsKeyArn",
+            pattern=KMS_KEY_ARN,
+            allowed="a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias",
+        ),
+        alarm_emails=reader.string_list("alarmEmails", item=_email_problem),
+        alarm_webhooks=reader.string_list("alarmWebhooks", item=_webhook_problem),
+        alarm_sqs_queue_arn=sqs,
+        cpu_high_percent=reader.integer("alarmCpuPercent", minimum=1, maximum=100),
+        memory_high_percent=reader.integer("alarmMemoryPercent", minimum=1, maximum=100),
+        target_5xx_percent=reader.integer("alarmTarget5xxPercent", minimum=1, maximum=100),
+        unhealthy_hosts=reader.integer("alarmUnhealthyHosts", minimum=0, maximum=1000),
+        latency_statistic="p95" if statistic == "p95" else "p99",
+        latency_threshold_ms=reader.integer("alarmLatencyMs", minimum=1, maximum=600_000),
+        period_seconds=reader.integer("alarmPeriodSeconds", choices=ALARM_PERIODS),
+        evaluation_periods=reader.integer("alarmEvaluationPeriods", minimum=1, maximum=100),
+        managed_prometheus=managed_prometheus,
+        managed_grafana=managed_grafana,
+        metrics_path=reader.string(
+            "metricsPath",
+            pattern=r"/[A-Za-z0-9/_.\-~%]*",
+            allowed="an HTTP path starting with '/', e.g. /metrics",
+        ),
+        metrics_scrape_interval_seconds=interval,
+    )
+
+
 def load(
     stack: str,
     values: Mapping[str, Any],
@@ -484,6 +588,7 @@ def load(
         network=_read_network(reader),
         service=service,
         local=_read_local(reader, service),
+        monitoring=_read_monitoring(reader),
     )
     reader.check_unknown_keys(OBJECT_KEYS)
     reader.raise_if_problems()

@@ -151,7 +151,9 @@ def pulumi_commands(action: str, stack: str, target: str, extra: Sequence[str]) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Run Pulumi for a stack after checking prerequisites."
+    )
     parser.add_argument("action", choices=("up", "preview", "destroy"))
     parser.add_argument("--stack", default="local")
     parser.add_argument("extra", nargs="*", help="passed to pulumi (after --)")

@@ -80,6 +80,11 @@ _ID_PREFIX = {
 }
 
 
+def _uuid_like(text: str) -> str:
+    digest = short_hash(text, 32)
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
+
+
 class AwsLikeMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = unwrap(args.inputs)
@@ -180,6 +185,40 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
                     f"{arn_base.format(service='secretsmanager')}:secret:{physical}-AbCdEf"
                 )
                 resource_id = outputs["arn"]
+            case "aws:sns/topic:Topic":
+                outputs["arn"] = f"{arn_base.format(service='sns')}:{physical}"
+                resource_id = outputs["arn"]
+            case "aws:sns/topicSubscription:TopicSubscription":
+                outputs["arn"] = f"{inputs['topic']}:{short_hash(args.name, 8)}-0000-4000-8000"
+                resource_id = outputs["arn"]
+            case "aws:kms/key:Key":
+                key_id = _uuid_like(args.name)
+                outputs |= {
+                    "arn": f"{arn_base.format(service='kms')}:key/{key_id}",
+                    "keyId": key_id,
+                }
+                resource_id = key_id
+            case "aws:cloudwatch/metricAlarm:MetricAlarm":
+                outputs["arn"] = f"{arn_base.format(service='cloudwatch')}:alarm:{physical}"
+                resource_id = physical
+            case "aws:cloudwatch/dashboard:Dashboard":
+                dashboard = inputs["dashboardName"]
+                outputs["dashboardArn"] = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"
+                resource_id = dashboard
+            case "aws:amp/workspace:Workspace":
+                resource_id = f"ws-{_uuid_like(args.name)}"
+                outputs |= {
+                    "arn": f"{arn_base.format(service='aps')}:workspace/{resource_id}",
+                    "prometheusEndpoint": (
+                        f"https://aps-workspaces.{REGION}.amazonaws.com/workspaces/{resource_id}/"
+                    ),
+                }
+            case "aws:grafana/workspace:Workspace":
+                resource_id = f"g-{short_hash(args.name, 10)}"
+                outputs |= {
+                    "arn": f"{arn_base.format(service='grafana')}:/workspaces/{resource_id}",
+                    "endpoint": f"{resource_id}.grafana-workspace.{REGION}.amazonaws.com",
+                }
             case "random:index/randomPassword:RandomPassword":
                 length = int(inputs["length"])
                 outputs["result"] = (hashlib.sha512(args.name.encode()).hexdigest() * 4)[:length]

@@ -335,9 +335,12 @@ def test_outputs_are_what_ci_variables_need(default_run: Run) -> None:
             assert arn.startswith(f"arn:aws:iam::{ACCOUNT}:role/github-actions/"), arn
 
 
-def test_runs_leave_the_global_pulumi_runtime_alone(default_run: Run) -> None:
+def test_runs_leave_the_global_pulumi_runtime_alone() -> None:
+    """Other test modules' programs must not see this project's mocks, and vice versa."""
+    root_before = pulumi.runtime.settings.get_root_resource()
+    run_bootstrap({"githubRepository": REPOSITORY})
+    assert pulumi.runtime.settings.get_root_resource() is root_before
     assert pulumi.get_project() != PROJECT
-    assert pulumi.runtime.settings.get_root_resource() is None
 
 
 def test_url_helpers() -> None:
@@ -508,11 +511,11 @@ def test_iam_is_scoped_to_the_stacks_own_roles_and_never_the_ci_roles(default_ru
     ci_role_arns = [role.outputs["arn"] for role in default_run.roles().values()]
     for (stack, purpose), role in default_run.roles().items():
         document = default_run.policy_of(role)
-        own = f"arn:aws:iam::{ACCOUNT}:role/elixir-devops-{stack}-task-execution"
+        own = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{stack}-execution-1a2b3c4"
         assert allows(document, "iam:PassRole", own) == (purpose == "deploy")
         assert allows(document, "iam:PutRolePolicy", own) == (purpose == "deploy")
         for other in {"dev", "staging", "prod"} - {stack}:
-            theirs = f"arn:aws:iam::{ACCOUNT}:role/elixir-devops-{other}-task-execution"
+            theirs = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{other}-execution-1a2b3c4"
             for action in ("iam:PassRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"):
                 assert not allows(document, action, theirs), (stack, purpose, other, action)
         # A deploy role that could edit a CI role could grant itself anything.

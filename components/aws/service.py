@@ -7,14 +7,21 @@ the load balancer's draining); the ALB (public subnets) with its security group,
 target group (health check, short deregistration delay, ``name_prefix``) and HTTP or
 HTTPS + redirect listeners; the task security group (container port from the ALB's group only);
 the ECS service (circuit breaker with rollback, 100/200 % rolling deploys, grace period, waits
-for steady state); target-tracking autoscaling on CPU and on requests per target.
+for steady state; optionally gated by deployment alarms that roll a bad deploy back);
+target-tracking autoscaling on CPU and on requests per target.
+
+Deployment alarms and the service form a cycle: the alarms watch this load balancer and target
+group, and the service must name the alarms when it is created. ``deployment_alarms`` breaks it:
+once the load balancer and target group exist, the component calls it with their CloudWatch
+dimensions and gets back the alarm names (Outputs of alarms created outside this component, so
+the service depends on them and is created after them).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +93,28 @@ def container_definitions(
             },
         },
     }
-    return [app, *(dict(sidecar) for sidecar in sidecars)]
+    containers = [app]
+    for sidecar in sidecars:
+        if sidecar.get("essential", True) or sidecar.get("name") == CONTAINER_NAME:
+            # ECS defaults "essential" to true: a crashing helper would stop the app's task.
+            raise ValueError(
+                f"sidecar {sidecar.get('name')!r} must set essential: false and not be named "
+                f"{CONTAINER_NAME!r}"
+            )
+        definition = dict(sidecar)
+        # Sidecar logs go to the app's log group under their own stream prefix.
+        definition.setdefault(
+            "logConfiguration",
+            {
+                **app["logConfiguration"],
+                "options": {
+                    **app["logConfiguration"]["options"],
+                    "awslogs-stream-prefix": str(sidecar["name"]),
+                },
+            },
+        )
+        containers.append(definition)
+    return containers
 
 
 def policy_document(statements: Sequence[Mapping[str, Any]]) -> str:
@@ -193,6 +221,19 @@ def capacity_strategy(fargate_spot: bool) -> list[tuple[str, int, int]]:
 
 
 @dataclass(frozen=True)
+class LoadBalancerDimensions:
+    """What CloudWatch calls this stack's load balancer and target group."""
+
+    load_balancer_arn_suffix: pulumi.Output[str]
+    """Dimension ``LoadBalancer`` (``app/<name>/<id>``)."""
+    target_group_arn_suffix: pulumi.Output[str]
+    """Dimension ``TargetGroup`` (``targetgroup/<name>/<id>``)."""
+
+
+DeploymentAlarmsHook = Callable[[LoadBalancerDimensions], pulumi.Input[Sequence[str]]]
+
+
+@dataclass(frozen=True)
 class ContainerServiceArgs:
     settings: ServiceSettings
     """Size, scaling, health check, load balancer and runtime settings."""
@@ -217,6 +258,11 @@ class ContainerServiceArgs:
     """Extra container definitions (e.g. the metrics collector); must be non-essential."""
     task_role_statements: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
     """IAM statements the app's own task role needs (e.g. remote-write to one workspace)."""
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    """Customer-managed KMS key encrypting the log group (None: CloudWatch's own keys)."""
+    deployment_alarms: DeploymentAlarmsHook | None = None
+    """Creates the alarms that gate deployments, given the load balancer's dimensions, and
+    returns their names; a deployment during which one fires is rolled back."""
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -266,6 +312,7 @@ class ContainerService(pulumi.ComponentResource):
             f"{name}-logs",
             name_prefix=f"/ecs/{name}-",
             retention_in_days=settings.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
             tags=self._tags,
             opts=self._child(retain_on_delete=args.retain_on_delete, protect=args.retain_on_delete),
         )
@@ -278,6 +325,17 @@ class ContainerService(pulumi.ComponentResource):
         alb_sg, task_sg = self._create_security_groups(args)
         load_balancer, target_group, listeners = self._create_load_balancer(args, alb_sg)
         host = settings.domain or load_balancer.dns_name
+        deployment_alarms = (
+            None
+            if args.deployment_alarms is None
+            else aws.ecs.ServiceAlarmsArgs(
+                alarm_names=args.deployment_alarms(
+                    LoadBalancerDimensions(load_balancer.arn_suffix, target_group.arn_suffix)
+                ),
+                enable=True,
+                rollback=True,
+            )
+        )
         execution_role, task_role = self._create_roles(
             args, caller, partition, region, log_group, secret_refs
         )
@@ -319,6 +377,7 @@ class ContainerService(pulumi.ComponentResource):
                 for provider, base, weight in capacity_strategy(settings.fargate_spot)
             ],
             deployment_circuit_breaker={"enable": True, "rollback": True},
+            alarms=deployment_alarms,
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             health_check_grace_period_seconds=settings.health_check_grace_period_seconds,

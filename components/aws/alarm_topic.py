@@ -1,0 +1,150 @@
+"""AlarmTopic (aws): the stack's one SNS topic for alarm and OK notifications, and its hooks.
+
+Creates: a customer-managed KMS key (rotation on) that CloudWatch may use, the topic encrypted
+with it, a topic policy letting CloudWatch alarms of this account publish, and one subscription
+per configured endpoint (e-mail, https webhook, SQS queue).
+
+Why not the AWS-managed key ``alias/aws/sns``: its key policy cannot be edited and does not let
+CloudWatch call ``kms:GenerateDataKey``/``kms:Decrypt``, so alarms silently fail to publish to
+a topic encrypted with it (AWS re:Post, "cloudwatch-configure-alarm-sns"). A customer-managed
+key whose policy admits ``cloudwatch.amazonaws.com`` is the documented way to have both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.service import policy_document
+from settings import MonitoringSettings
+
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    protocol: str
+    endpoint: str
+
+
+def subscriptions(settings: MonitoringSettings) -> list[Subscription]:
+    """The topic's subscriptions, in a stable order (e-mail, https, sqs)."""
+    return [
+        *(Subscription("email", address) for address in settings.alarm_emails),
+        *(Subscription("https", url) for url in settings.alarm_webhooks),
+        *(
+            [Subscription("sqs", settings.alarm_sqs_queue_arn)]
+            if settings.alarm_sqs_queue_arn
+            else []
+        ),
+    ]
+
+
+def key_policy(account_id: str, partition: str) -> str:
+    """The account administers the key (as the default key policy does); CloudWatch may only
+    generate and decrypt data keys, which is what publishing to the encrypted topic takes."""
+    return policy_document(
+        [
+            {
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ]
+    )
+
+
+def topic_policy(topic_arn: str, account_id: str, partition: str, region: str) -> str:
+    """Only CloudWatch alarms of this account and region may publish (confused deputy)."""
+    return policy_document(
+        [
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"
+                    },
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            }
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class AlarmTopicArgs:
+    settings: MonitoringSettings
+    """Where notifications go (e-mails, webhooks, SQS queue)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every taggable child."""
+
+
+class AlarmTopic(pulumi.ComponentResource):
+    topic_arn: pulumi.Output[str]
+    """Target of every alarm's alarm and OK actions."""
+
+    def __init__(
+        self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:AlarmTopic", name, None, opts)
+        tags = dict(args.tags)
+        caller = aws.get_caller_identity_output()
+        partition = aws.get_partition_output()
+        region = aws.get_region_output()
+
+        key = aws.kms.Key(
+            f"{name}-alarms",
+            description=f"Encrypts the alarm topic of {name}; CloudWatch may publish with it",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(caller.account_id, partition.partition).apply(
+                lambda v: key_policy(v[0], v[1])
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        topic = aws.sns.Topic(
+            f"{name}-alarms",
+            display_name=f"{name} alarms",
+            kms_master_key_id=key.arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alarms",
+            arn=topic.arn,
+            policy=pulumi.Output.all(
+                topic.arn, caller.account_id, partition.partition, region.region
+            ).apply(lambda v: topic_policy(v[0], v[1], v[2], v[3])),
+            opts=pulumi.ResourceOptions(parent=topic),
+        )
+        for subscription in subscriptions(args.settings):
+            # Named by endpoint, not position: removing one endpoint leaves the others alone.
+            endpoint_id = hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:8]
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-{subscription.protocol}-{endpoint_id}",
+                topic=topic.arn,
+                protocol=subscription.protocol,
+                endpoint=subscription.endpoint,
+                opts=pulumi.ResourceOptions(parent=topic),
+            )
+
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn})
