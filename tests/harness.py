@@ -82,7 +82,11 @@ def _monitor(stack: str) -> RecordingMonitor:
 
 
 def run_components(build: Callable[[], Iterable[pulumi.Output[Any]] | None]) -> Registered:
-    """Runs ``build`` under the mocks and waits for every registration it caused."""
+    """Runs ``build`` under the mocks and waits for every registration it caused.
+
+    A ``pulumi.RunError`` (such as a ConfigError) is returned as ``error``, with whatever was
+    registered before it.
+    """
     monitor = _monitor("test")
     monitor.clear()
     SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
@@ -92,8 +96,12 @@ def run_components(build: Callable[[], Iterable[pulumi.Output[Any]] | None]) -> 
         outputs = build() or []
         await pulumi.Output.all(*outputs).future()
 
-    _sync_await(run_pulumi_func(lambda: _sync_await(program())))
-    return Registered(monitor.recorded(), {})
+    error: str | None = None
+    try:
+        _sync_await(run_pulumi_func(lambda: _sync_await(program())))
+    except pulumi.RunError as exc:
+        error = str(exc)
+    return Registered(monitor.recorded(), {}, error)
 
 
 def run_stack(

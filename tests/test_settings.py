@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
 
+import program
 import settings
 from config_reader import ConfigError, ConfigReader, cli_value
-from tests.harness import STACKS, project_values, stack_file_config
+from tests.harness import STACKS, project_values, run_components, stack_file_config
 
 ARN_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-url-AbCdEf"
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
@@ -130,6 +132,23 @@ def test_bad_value_is_named_with_what_is_allowed(
     matching = [p for p in problems if p.startswith(f"elixir-devops:{key} = ")]
     assert matching, problems
     assert any(allowed in p for p in matching), matching
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "allowed"), BAD_VALUES, ids=[f"{k}:{a}" for _, k, a in BAD_VALUES]
+)
+def test_bad_value_stops_the_aws_program_before_any_resource(
+    values: dict[str, Any], key: str, allowed: str
+) -> None:
+    dev = project_values(stack_file_config("dev"))
+
+    def build() -> list[pulumi.Output[Any]]:
+        outputs = program.build(settings.load("dev", {**dev, **values}))
+        return [pulumi.Output.from_input(value) for value in outputs.values()]
+
+    run = run_components(build)
+    assert run.error is not None and f"elixir-devops:{key} = " in run.error
+    assert run.resources == [], [r.urn for r in run.resources]
 
 
 def test_all_problems_are_reported_together_in_one_message() -> None:
