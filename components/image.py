@@ -1,14 +1,17 @@
 """ContainerImage: the app's image, built from its Dockerfile and pushed, referenced by digest.
 
 Shared by both targets; only the registry (ECR or the local ``registry:2``) differs.
-Creates ``docker.Image`` (build for the service's platform, push, ``repoDigest``) and, so the next
-build can reuse layers, ``docker.Tag`` + ``docker.RegistryImage`` for the build-cache tag.
+Creates ``docker.Image`` (build for the service's platform, push, ``repoDigest``). For an
+authenticated registry (ECR, where CI runners start with an empty layer cache) it also pushes
+the build as a ``buildcache`` tag (``docker.Tag`` + ``docker.RegistryImage`` with the same
+credentials) that the next build caches from; the local engine keeps its own layer cache.
 With a prebuilt image in the settings it creates nothing and passes that reference through.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 import pulumi_docker as docker
@@ -30,7 +33,7 @@ class ContainerImageArgs:
     """What to build, for which platform, with which tag."""
     repository_url: pulumi.Input[str]
     """Registry repository to push to, without tag (``host[:port]/name``)."""
-    registry: pulumi.Input[docker.RegistryArgs] | None = None
+    registry: docker.RegistryArgs | None = None
     """Push credentials (server, username, password); None for a registry without auth."""
 
 
@@ -51,6 +54,7 @@ class ContainerImage(pulumi.ComponentResource):
         else:
             repository = pulumi.Output.from_input(args.repository_url)
             cache_ref = repository.apply(lambda url: f"{url}:{BUILD_CACHE_TAG}")
+            cache_from = docker.CacheFromArgs(images=[cache_ref]) if args.registry else None
             image = docker.Image(
                 f"{name}-image",
                 image_name=repository.apply(lambda url: f"{url}:{settings.tag}"),
@@ -59,26 +63,43 @@ class ContainerImage(pulumi.ComponentResource):
                     dockerfile=str(settings.dockerfile),
                     platform=settings.platform,
                     args=build_args(settings),
-                    cache_from=docker.CacheFromArgs(images=[cache_ref]),
+                    cache_from=cache_from,
                     builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
                 ),
                 build_on_preview=settings.build_on_preview,
                 registry=args.registry,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            cache_tag = docker.Tag(
-                f"{name}-cache-tag",
-                source_image=image.repo_digest,
-                target_image=cache_ref,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            docker.RegistryImage(
-                f"{name}-cache-push",
-                name=cache_tag.target_image,
-                keep_remotely=True,
-                triggers={"digest": image.repo_digest},
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            if args.registry is not None:
+                self._push_build_cache(name, image, cache_ref, args.registry)
             self.image_ref = image.repo_digest
             self.image_name = image.image_name
         self.register_outputs({"image_ref": self.image_ref, "image_name": self.image_name})
+
+    def _push_build_cache(
+        self,
+        name: str,
+        image: docker.Image,
+        cache_ref: pulumi.Output[str],
+        registry: docker.RegistryArgs,
+    ) -> None:
+        # RegistryImage reads neither the Image's credentials nor ~/.docker/config.json: without
+        # its own auth_config the provider fails with "Unable to get authConfig for registry".
+        cache_tag = docker.Tag(
+            f"{name}-cache-tag",
+            source_image=image.repo_digest,
+            target_image=cache_ref,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        docker.RegistryImage(
+            f"{name}-cache-push",
+            name=cache_tag.target_image,
+            keep_remotely=True,
+            triggers={"digest": image.repo_digest},
+            auth_config=docker.RegistryImageAuthConfigArgs(
+                address=cast("pulumi.Input[str]", registry.server),
+                username=registry.username,
+                password=registry.password,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
