@@ -67,8 +67,15 @@ def stack_container(
     )
 
 
-def pinned_image(name: str, reference: str, parent: pulumi.Resource) -> docker.RemoteImage:
-    """Pulls a third-party image by a pinned version tag; kept locally on destroy (shared cache)."""
+def pinned_image(
+    name: str, reference: pulumi.Input[str], parent: pulumi.Resource
+) -> docker.RemoteImage:
+    """Pulls an image by a pinned reference (version tag or digest); kept locally on destroy.
+
+    Containers must run ``image_id`` of the result: the provider stores a container's image as
+    its id (``sha256:...``), and any other reference reads back different, replacing the
+    container on every ``pulumi up``.
+    """
     return docker.RemoteImage(
         name, name=reference, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent)
     )

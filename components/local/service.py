@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.local.containers import env_list, stack_container
+from components.local.containers import env_list, pinned_image, stack_container
 from components.runtime import runtime_environment
 from settings import LocalSettings, ServiceSettings
 
@@ -115,10 +115,11 @@ class ContainerService(pulumi.ComponentResource):
                 lambda values: env_list(container_environment(settings, values))
             )
         )
+        image = pinned_image(f"{name}-app-image", args.image_ref, self)
         container = docker.Container(
             f"{name}-app",
             name=f"{name}-app",
-            image=args.image_ref,
+            image=image.image_id,
             envs=envs,
             **stack_container(
                 network_name=args.network_name,
