@@ -8,6 +8,7 @@ problem (key, value, what is allowed) before a single resource is registered.
 from __future__ import annotations
 
 import hashlib
+import platform
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ OBJECT_KEYS: tuple[str, ...] = ("tags", "environment", "secrets", "imageBuildArg
 
 TARGETS = ("local", "aws")
 ARCHITECTURES = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+AUTO_ARCHITECTURE = "auto"
+# What platform.machine() says on the machines Docker runs natively on.
+HOST_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
 
 # Fargate's accepted task sizes: cpu units -> memory MiB.
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
@@ -58,12 +62,17 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 MAX_STOP_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_MARGIN_SECONDS = 15
 
+# Subnets are 1/16 of the VPC (components.aws.network); ALB subnets must be /27 or larger.
+MAX_VPC_PREFIX = 23
+
 NAME_PATTERN = r"[a-z][a-z0-9-]{1,18}[a-z0-9]"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 DIGEST_REFERENCE = r"[a-z0-9.\-/:_]+@sha256:[0-9a-f]{64}"
 IMAGE_TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}"
 SECRET_ARN = (
-    r"arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    # Secrets Manager: the full ARN, with the 6-character suffix AWS adds to the name; a
+    # partial ARN would be granted in IAM as written and never match the real secret.
+    r"arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}"
     r"|ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]+)"
     r"(:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*)?"
 )
@@ -275,12 +284,25 @@ class Settings:
 def _secret_arn_problem(value: str) -> str | None:
     if re.fullmatch(SECRET_ARN, value):
         return None
-    return "must be a Secrets Manager or SSM parameter ARN (arn:aws:secretsmanager:...)"
+    return (
+        "must be a Secrets Manager or SSM parameter ARN; for Secrets Manager the full ARN, "
+        "ending in the 6-character suffix (`aws secretsmanager describe-secret` prints it)"
+    )
 
 
-def context_digest(context: Path, dockerfile: Path) -> str:
-    """A short hash of the build inputs: same sources, same tag (immutable-tag friendly)."""
+def build_digest(
+    context: Path, dockerfile: Path, build_args: Mapping[str, str], docker_platform: str
+) -> str:
+    """A short hash of everything that makes the image: same inputs, same tag.
+
+    Covers the sources, the Dockerfile (content and path), the build args and the platform, so
+    any change that rebuilds the image also changes the tag (immutable tags refuse a new digest
+    under an old tag).
+    """
     digest = hashlib.sha256()
+    digest.update(f"{docker_platform}\0{dockerfile}\0".encode())
+    for name, value in sorted(build_args.items()):
+        digest.update(f"{name}={value}\0".encode())
     files = [dockerfile, *sorted(p for p in context.rglob("*") if p.is_file())]
     for path in files:
         relative = path.relative_to(context) if path.is_relative_to(context) else path
@@ -290,6 +312,16 @@ def context_digest(context: Path, dockerfile: Path) -> str:
         digest.update(b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def resolve_architecture(configured: str, target: str, machine: str | None = None) -> str:
+    """``auto``: the local target builds for this machine (no emulation on Apple Silicon);
+    Fargate defaults to x86_64, the architecture every region offers."""
+    if configured != AUTO_ARCHITECTURE:
+        return configured
+    if target != "local":
+        return "x86_64"
+    return HOST_ARCHITECTURES.get((machine or platform.machine()).lower(), "x86_64")
 
 
 def _read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> ImageSettings:
@@ -312,16 +344,17 @@ def _read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> I
     if prebuilt is None:
         reader.require(context.is_dir(), "imageContext", str(context), "must be a directory")
         reader.require(dockerfile.is_file(), "imageDockerfile", str(dockerfile), "file not found")
+    docker_platform = ARCHITECTURES.get(architecture, "linux/amd64")
     if tag is None:
         tag = (
-            "src-" + context_digest(context, dockerfile)
+            "src-" + build_digest(context, dockerfile, build_args, docker_platform)
             if context.is_dir() and dockerfile.is_file()
             else "latest"
         )
     return ImageSettings(
         context=context,
         dockerfile=dockerfile,
-        platform=ARCHITECTURES.get(architecture, "linux/amd64"),
+        platform=docker_platform,
         tag=tag,
         build_args=MappingProxyType(build_args),
         prebuilt=prebuilt,
@@ -343,8 +376,13 @@ def _read_network(reader: ConfigReader) -> NetworkSettings:
     vpc_cidr = reader.string("vpcCidr")
     if message := cidr_problem(vpc_cidr):
         reader.problem("vpcCidr", vpc_cidr, message)
-    elif not 16 <= int(vpc_cidr.split("/")[1]) <= 24:
-        reader.problem("vpcCidr", vpc_cidr, "prefix length must be /16 to /24 (room for subnets)")
+    elif not 16 <= int(vpc_cidr.split("/")[1]) <= MAX_VPC_PREFIX:
+        reader.problem(
+            "vpcCidr",
+            vpc_cidr,
+            f"prefix length must be /16 to /{MAX_VPC_PREFIX}: subnets are 1/16 of the VPC and "
+            "a load balancer subnet needs at least a /27",
+        )
     zones = reader.integer("availabilityZones", minimum=2, maximum=6)
     nat = reader.string("natGateways", choices=("none", "single", "perAz"))
     vpc_id = reader.optional_string("vpcId", pattern=VPC_ID, allowed="a VPC id like vpc-0abc1234")
@@ -565,7 +603,9 @@ def load(
         pattern=NAME_PATTERN,
         allowed="3-20 characters: lowercase letters, digits and '-', starting with a letter",
     )
-    architecture = reader.string("architecture", choices=tuple(ARCHITECTURES))
+    architecture = resolve_architecture(
+        reader.string("architecture", choices=(*ARCHITECTURES, AUTO_ARCHITECTURE)), target
+    )
     tags = reader.string_map("tags", name_pattern=r"[\w.:/=+\-@ ]{1,128}")
     service = _read_service(reader, architecture)
     settings = Settings(

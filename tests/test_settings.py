@@ -82,7 +82,7 @@ def test_every_declared_key_has_a_description_a_typed_default_and_is_read() -> N
 
 BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"target": "gcp"}, "target", "allowed values: local, aws"),
-    ({"architecture": "amd64"}, "architecture", "allowed values: x86_64, arm64"),
+    ({"architecture": "amd64"}, "architecture", "allowed values: x86_64, arm64, auto"),
     ({"appName": "My_App"}, "appName", "lowercase letters"),
     ({"cpu": 300}, "cpu", "allowed values: 256, 512"),
     ({"cpu": 256, "memory": 4096}, "memory", "cpu=256 accepts memory 512-2048"),
@@ -94,7 +94,8 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"healthCheckPath": "health"}, "healthCheckPath", "starting with '/'"),
     ({"vpcCidr": "10.0.0.0/33"}, "vpcCidr", "IPv4 CIDR"),
     ({"vpcCidr": "10.0.0.1/16"}, "vpcCidr", "IPv4 CIDR"),
-    ({"vpcCidr": "10.0.0.0/8"}, "vpcCidr", "/16 to /24"),
+    ({"vpcCidr": "10.0.0.0/8"}, "vpcCidr", "/16 to /23"),
+    ({"vpcCidr": "10.0.0.0/24"}, "vpcCidr", "needs at least a /27"),
     ({"ingressCidrs": ["0.0.0.0/0", "nope"]}, "ingressCidrs", "IPv4 CIDR"),
     ({"ingressCidrs": []}, "ingressCidrs", "at least 1"),
     ({"natGateways": "two"}, "natGateways", "none, single, perAz"),
@@ -106,6 +107,11 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"imageTag": "has space"}, "imageTag", "a Docker tag"),
     ({"imageDockerfile": "app/Nope"}, "imageDockerfile", "file not found"),
     ({"secrets": {"DATABASE_URL": "postgres://x"}}, "secrets", "Secrets Manager or SSM"),
+    (
+        {"secrets": {"DATABASE_URL": ARN_SECRET.removesuffix("-AbCdEf")}},
+        "secrets",
+        "6-character suffix",
+    ),
     ({"secrets": {"PORT": ARN_SECRET}}, "secrets", "set by the service itself"),
     ({"environment": {"SECRET_KEY_BASE": "x"}}, "environment", "set by the service itself"),
     ({"environment": {"bad-name": "x"}}, "environment", "an environment variable name"),
@@ -197,6 +203,29 @@ def test_image_tag_defaults_to_a_hash_of_the_build_inputs(tmp_path: Any) -> None
     second = settings.load("x", values).image.tag
     assert first.startswith("src-") and second.startswith("src-") and first != second
     assert settings.load("x", {**values, "imageTag": "abc123"}).image.tag == "abc123"
+    # Anything that rebuilds the image changes the tag too (immutable tags refuse a new digest).
+    with_args = settings.load("x", {**values, "imageBuildArgs": {"MIX_ENV": "staging"}})
+    arm = settings.load("x", {**values, "architecture": "arm64"})
+    x86 = settings.load("x", {**values, "architecture": "x86_64"})
+    assert len({with_args.image.tag, arm.image.tag, x86.image.tag}) == 3
+    assert second != with_args.image.tag
+
+
+@pytest.mark.parametrize(
+    ("target", "machine", "expected"),
+    [
+        ("local", "arm64", "arm64"),  # Apple Silicon
+        ("local", "aarch64", "arm64"),
+        ("local", "x86_64", "x86_64"),
+        ("local", "AMD64", "x86_64"),
+        ("aws", "arm64", "x86_64"),  # Fargate default, whatever the laptop
+    ],
+)
+def test_auto_architecture_is_native_for_local_and_x86_64_for_fargate(
+    target: str, machine: str, expected: str
+) -> None:
+    assert settings.resolve_architecture("auto", target, machine) == expected
+    assert settings.resolve_architecture("arm64", target, machine) == "arm64"
 
 
 def test_arm64_builds_and_runs_arm64() -> None:
