@@ -180,6 +180,15 @@ def test_subscriptions_match_config(prod: Registered) -> None:
         + [("sqs", QUEUE, topic_arn)]
     )
     assert found == expected
+    # https endpoints must confirm themselves, or the update fails instead of alarms vanishing.
+    for subscription in prod.of_type(SUBSCRIPTION):
+        auto_confirms = subscription.inputs.get("endpointAutoConfirms", False)
+        assert auto_confirms is (subscription.inputs["protocol"] == "https"), subscription.urn
+
+
+def test_collector_health_check_uses_the_form_ecs_requires(prod: Registered) -> None:
+    collector = next(c for c in _containers(prod) if c["name"] == COLLECTOR_NAME)
+    assert collector["healthCheck"]["command"][0] in ("CMD", "CMD-SHELL")
 
 
 def test_topic_is_encrypted_with_a_key_cloudwatch_can_use_and_only_alarms_publish(

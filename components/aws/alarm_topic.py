@@ -143,6 +143,10 @@ class AlarmTopic(pulumi.ComponentResource):
                 topic=topic.arn,
                 protocol=subscription.protocol,
                 endpoint=subscription.endpoint,
+                # An https endpoint must confirm the subscription itself (PagerDuty's and
+                # Opsgenie's SNS integrations do); waiting for it turns an endpoint that never
+                # will (a Slack webhook) into a failed update instead of silently lost alarms.
+                endpoint_auto_confirms=subscription.protocol == "https",
                 opts=pulumi.ResourceOptions(parent=topic),
             )
 

@@ -66,7 +66,8 @@ def collector_container(
         "essential": False,
         "environment": [{"name": COLLECTOR_CONFIG_ENV, "value": render_yaml(config)}],
         "healthCheck": {
-            "command": ["/healthcheck"],
+            # ECS requires the CMD/CMD-SHELL form; the ADOT image ships /healthcheck.
+            "command": ["CMD", "/healthcheck"],
             "interval": 30,
             "timeout": 5,
             "retries": 3,
