@@ -11,6 +11,7 @@ import pulumi
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
+from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.monitoring import (
     DeploymentAlarms,
     DeploymentAlarmsArgs,
@@ -20,11 +21,7 @@ from components.aws.monitoring import (
 from components.aws.network import Network, NetworkArgs
 from components.aws.prometheus import ManagedPrometheus, ManagedPrometheusArgs
 from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
-from components.aws.service import (
-    ContainerService,
-    ContainerServiceArgs,
-    LoadBalancerDimensions,
-)
+from components.aws.service import ContainerService, ContainerServiceArgs
 from components.image import ContainerImage, ContainerImageArgs
 from components.local import monitoring as local_monitoring
 from components.local import network as local_network
@@ -68,31 +65,38 @@ def build_aws(settings: Settings) -> Outputs:
         if monitoring_settings.managed_prometheus
         else None
     )
-    deployment_alarms: list[DeploymentAlarms] = []
-
-    def create_deployment_alarms(dimensions: LoadBalancerDimensions) -> pulumi.Output[list[str]]:
-        # Called by ContainerService once its load balancer exists, before the ECS service.
-        alarms = DeploymentAlarms(
-            prefix,
-            DeploymentAlarmsArgs(
-                settings=monitoring_settings,
-                dimensions=dimensions,
-                topic_arn=alarm_topic.topic_arn,
-                tags=tags,
-            ),
-        )
-        deployment_alarms.append(alarms)
-        return alarms.alarm_names
-
+    load_balancer = LoadBalancer(
+        prefix,
+        LoadBalancerArgs(
+            settings=settings.service,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            tags=tags,
+        ),
+    )
+    deployment_alarms = DeploymentAlarms(
+        prefix,
+        DeploymentAlarmsArgs(
+            settings=monitoring_settings,
+            load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
+            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
+            topic_arn=alarm_topic.topic_arn,
+            tags=tags,
+        ),
+    )
     service = ContainerService(
         prefix,
         ContainerServiceArgs(
             settings=settings.service,
             image_ref=image.image_ref,
             vpc_id=network.vpc_id,
-            public_subnet_ids=network.public_subnet_ids,
             task_subnet_ids=network.task_subnet_ids,
             assign_public_ip=network.assign_public_ip,
+            host=load_balancer.host,
+            load_balancer_security_group_id=load_balancer.security_group_id,
+            target_group_arn=load_balancer.target_group_arn,
+            load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
+            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             secret_key_base=secrets.secret_key_base,
             release_cookie=secrets.release_cookie,
             tags=tags,
@@ -100,7 +104,7 @@ def build_aws(settings: Settings) -> Outputs:
             log_kms_key_arn=monitoring_settings.log_kms_key_arn,
             sidecars=[prometheus.sidecar] if prometheus else [],
             task_role_statements=[prometheus.task_role_statement] if prometheus else [],
-            deployment_alarms=create_deployment_alarms,
+            deployment_alarm_names=deployment_alarms.alarm_names,
         ),
     )
     monitoring = Monitoring(
@@ -110,10 +114,10 @@ def build_aws(settings: Settings) -> Outputs:
             topic_arn=alarm_topic.topic_arn,
             cluster_name=service.cluster_name,
             service_name=service.service_name,
-            load_balancer_arn_suffix=service.load_balancer_arn_suffix,
-            target_group_arn_suffix=service.target_group_arn_suffix,
+            load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
+            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             min_count=settings.service.min_count,
-            deployment_alarm_arns=deployment_alarms[0].alarm_arns,
+            deployment_alarm_arns=deployment_alarms.alarm_arns,
             tags=tags,
         ),
     )
@@ -127,13 +131,13 @@ def build_aws(settings: Settings) -> Outputs:
             prometheus_outputs["grafanaUrl"] = prometheus.grafana_endpoint
     return {
         "target": settings.target,
-        "url": service.url,
+        "url": load_balancer.url,
         "registryUrl": registry.repository_url,
         "image": image.image_ref,
         "clusterName": service.cluster_name,
         "serviceName": service.service_name,
         "logGroupName": service.log_group_name,
-        "loadBalancerDnsName": service.load_balancer_dns_name,
+        "loadBalancerDnsName": load_balancer.dns_name,
         "alarmTopicArn": alarm_topic.topic_arn,
         "dashboardName": monitoring.dashboard_name,
         **prometheus_outputs,

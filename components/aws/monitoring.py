@@ -3,9 +3,8 @@
 Two components, because the ECS service and its deployment alarms depend on each other:
 
 - :class:`DeploymentAlarms` — alarms on load balancer metrics only (target 5XX rate, unhealthy
-  targets). ContainerService's ``deployment_alarms`` hook creates it as soon as the load
-  balancer and target group exist; the ECS service is then created naming these alarms, so a
-  deployment during which one fires is rolled back.
+  targets), built right after the LoadBalancer component and before the ContainerService, whose
+  ECS service names them, so a deployment during which one fires is rolled back.
 - :class:`Monitoring` — built after the service: CPU, memory, p95/p99 latency and running-task
   alarms, and a CloudWatch dashboard of this stack's load balancer, target group and service.
 
@@ -23,7 +22,6 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.service import LoadBalancerDimensions
 from settings import MonitoringSettings
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
@@ -311,8 +309,10 @@ def _create_alarm(
 class DeploymentAlarmsArgs:
     settings: MonitoringSettings
     """Thresholds and evaluation periods."""
-    dimensions: LoadBalancerDimensions
-    """This stack's load balancer and target group, as CloudWatch names them."""
+    load_balancer_arn_suffix: pulumi.Input[str]
+    """CloudWatch dimension ``LoadBalancer`` of this stack's load balancer."""
+    target_group_arn_suffix: pulumi.Input[str]
+    """CloudWatch dimension ``TargetGroup`` of this stack's target group."""
     topic_arn: pulumi.Input[str]
     """Where ALARM and OK notifications go."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -329,8 +329,8 @@ class DeploymentAlarms(pulumi.ComponentResource):
         self, name: str, args: DeploymentAlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("elixir-devops:index:DeploymentAlarms", name, None, opts)
-        lb = args.dimensions.load_balancer_arn_suffix
-        tg = args.dimensions.target_group_arn_suffix
+        lb = args.load_balancer_arn_suffix
+        tg = args.target_group_arn_suffix
         alarms = [
             _create_alarm(name, spec, args.settings, args.topic_arn, args.tags, self)
             for spec in (

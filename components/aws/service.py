@@ -3,25 +3,21 @@
 Creates: the ECS cluster (Container Insights) and its capacity providers; the log group; the
 app's runtime secrets in Secrets Manager; a least-privilege execution role and a separate task
 role; the Fargate task definition (port 4000, awslogs, secrets by ARN, stopTimeout longer than
-the load balancer's draining); the ALB (public subnets) with its security group, the ``ip``
-target group (health check, short deregistration delay, ``name_prefix``) and HTTP or
-HTTPS + redirect listeners; the task security group (container port from the ALB's group only);
-the ECS service (circuit breaker with rollback, 100/200 % rolling deploys, grace period, waits
-for steady state; optionally gated by deployment alarms that roll a bad deploy back);
-target-tracking autoscaling on CPU and on requests per target.
+the load balancer's draining); the task security group (container port from the load
+balancer's group only, and the matching egress rule on that group); the ECS service (circuit
+breaker with rollback, 100/200 % rolling deploys, grace period, waits for steady state,
+optionally gated by deployment alarms that roll a bad deploy back); target-tracking
+autoscaling on CPU and on requests per target.
 
-Deployment alarms and the service form a cycle: the alarms watch this load balancer and target
-group, and the service must name the alarms when it is created. ``deployment_alarms`` breaks it:
-once the load balancer and target group exist, the component calls it with their CloudWatch
-dimensions and gets back the alarm names (Outputs of alarms created outside this component, so
-the service depends on them and is created after them).
+The load balancer is its own component (``components.aws.load_balancer``), built first: the
+deployment alarms watch it, and the service must name those alarms when it is created.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +28,6 @@ from components.runtime import runtime_environment
 from settings import ServiceSettings
 
 CONTAINER_NAME = "app"
-HTTP_PORT = 80
-HTTPS_PORT = 443
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 
 _ECR_IMAGE = re.compile(
@@ -221,31 +214,25 @@ def capacity_strategy(fargate_spot: bool) -> list[tuple[str, int, int]]:
 
 
 @dataclass(frozen=True)
-class LoadBalancerDimensions:
-    """What CloudWatch calls this stack's load balancer and target group."""
-
-    load_balancer_arn_suffix: pulumi.Output[str]
-    """Dimension ``LoadBalancer`` (``app/<name>/<id>``)."""
-    target_group_arn_suffix: pulumi.Output[str]
-    """Dimension ``TargetGroup`` (``targetgroup/<name>/<id>``)."""
-
-
-DeploymentAlarmsHook = Callable[[LoadBalancerDimensions], pulumi.Input[Sequence[str]]]
-
-
-@dataclass(frozen=True)
 class ContainerServiceArgs:
     settings: ServiceSettings
-    """Size, scaling, health check, load balancer and runtime settings."""
+    """Size, scaling, health check and runtime settings."""
     image_ref: pulumi.Input[str]
     """The image to run, pinned by digest."""
     vpc_id: pulumi.Input[str]
-    public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Subnets of the internet-facing load balancer."""
     task_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Subnets of the tasks (private unless the network has no NAT)."""
     assign_public_ip: bool
     """True only when tasks run in public subnets."""
+    host: pulumi.Input[str]
+    """Public host name of the app (PHX_HOST)."""
+    load_balancer_security_group_id: pulumi.Input[str]
+    """The only source the tasks admit their container port from."""
+    target_group_arn: pulumi.Input[str]
+    """Target group the tasks register in (must already have a listener)."""
+    load_balancer_arn_suffix: pulumi.Input[str]
+    target_group_arn_suffix: pulumi.Input[str]
+    """With ``load_balancer_arn_suffix``: scaling on requests per target."""
     secret_key_base: pulumi.Input[str]
     """Phoenix SECRET_KEY_BASE (secret), stored in Secrets Manager, never in plain env."""
     release_cookie: pulumi.Input[str]
@@ -260,22 +247,14 @@ class ContainerServiceArgs:
     """IAM statements the app's own task role needs (e.g. remote-write to one workspace)."""
     log_kms_key_arn: pulumi.Input[str] | None = None
     """Customer-managed KMS key encrypting the log group (None: CloudWatch's own keys)."""
-    deployment_alarms: DeploymentAlarmsHook | None = None
-    """Creates the alarms that gate deployments, given the load balancer's dimensions, and
-    returns their names; a deployment during which one fires is rolled back."""
+    deployment_alarm_names: pulumi.Input[Sequence[str]] | None = None
+    """Alarms that gate deployments: a deployment during which one fires is rolled back."""
 
 
 class ContainerService(pulumi.ComponentResource):
-    url: pulumi.Output[str]
-    """Where the app answers (https://domain, or http://<load balancer DNS name>)."""
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
-    load_balancer_dns_name: pulumi.Output[str]
-    load_balancer_arn_suffix: pulumi.Output[str]
-    """CloudWatch dimension ``LoadBalancer``."""
-    target_group_arn_suffix: pulumi.Output[str]
-    """CloudWatch dimension ``TargetGroup``."""
     task_role_arn: pulumi.Output[str]
 
     def __init__(
@@ -322,18 +301,12 @@ class ContainerService(pulumi.ComponentResource):
             "SECRET_KEY_BASE": app_secret.arn.apply(lambda arn: f"{arn}:SECRET_KEY_BASE::"),
             "RELEASE_COOKIE": app_secret.arn.apply(lambda arn: f"{arn}:RELEASE_COOKIE::"),
         }
-        alb_sg, task_sg = self._create_security_groups(args)
-        load_balancer, target_group, listeners = self._create_load_balancer(args, alb_sg)
-        host = settings.domain or load_balancer.dns_name
+        task_sg = self._create_task_security_group(args)
         deployment_alarms = (
             None
-            if args.deployment_alarms is None
+            if args.deployment_alarm_names is None
             else aws.ecs.ServiceAlarmsArgs(
-                alarm_names=args.deployment_alarms(
-                    LoadBalancerDimensions(load_balancer.arn_suffix, target_group.arn_suffix)
-                ),
-                enable=True,
-                rollback=True,
+                alarm_names=args.deployment_alarm_names, enable=True, rollback=True
             )
         )
         execution_role, task_role = self._create_roles(
@@ -354,7 +327,7 @@ class ContainerService(pulumi.ComponentResource):
             task_role_arn=task_role.arn,
             container_definitions=pulumi.Output.all(
                 image=args.image_ref,
-                host=host,
+                host=args.host,
                 log_group=log_group.name,
                 region=region.region,
                 secrets=pulumi.Output.all(**secret_refs),
@@ -389,7 +362,7 @@ class ContainerService(pulumi.ComponentResource):
             },
             load_balancers=[
                 {
-                    "target_group_arn": target_group.arn,
+                    "target_group_arn": args.target_group_arn,
                     "container_name": CONTAINER_NAME,
                     "container_port": settings.container_port,
                 }
@@ -399,28 +372,19 @@ class ContainerService(pulumi.ComponentResource):
             wait_for_steady_state=True,
             tags=self._tags,
             # Autoscaling owns the running count once the service exists.
-            opts=self._child(depends_on=[*listeners, capacity], ignore_changes=["desiredCount"]),
+            opts=self._child(depends_on=[capacity], ignore_changes=["desiredCount"]),
         )
-        self._create_autoscaling(args, cluster, service, load_balancer, target_group)
+        self._create_autoscaling(args, cluster, service)
 
-        scheme = "https" if settings.https else "http"
-        self.url = pulumi.Output.concat(scheme, "://", host)
         self.cluster_name = cluster.name
         self.service_name = service.name
         self.log_group_name = log_group.name
-        self.load_balancer_dns_name = load_balancer.dns_name
-        self.load_balancer_arn_suffix = load_balancer.arn_suffix
-        self.target_group_arn_suffix = target_group.arn_suffix
         self.task_role_arn = task_role.arn
         self.register_outputs(
             {
-                "url": self.url,
                 "cluster_name": self.cluster_name,
                 "service_name": self.service_name,
                 "log_group_name": self.log_group_name,
-                "load_balancer_dns_name": self.load_balancer_dns_name,
-                "load_balancer_arn_suffix": self.load_balancer_arn_suffix,
-                "target_group_arn_suffix": self.target_group_arn_suffix,
                 "task_role_arn": self.task_role_arn,
             }
         )
@@ -449,17 +413,9 @@ class ContainerService(pulumi.ComponentResource):
         )
         return secret
 
-    def _create_security_groups(
-        self, args: ContainerServiceArgs
-    ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-        settings = args.settings
-        alb_sg = aws.ec2.SecurityGroup(
-            f"{self._name}-alb-sg",
-            vpc_id=args.vpc_id,
-            description="Load balancer: HTTP(S) from the allowed CIDRs",
-            tags=self._tags,
-            opts=self._child(),
-        )
+    def _create_task_security_group(self, args: ContainerServiceArgs) -> aws.ec2.SecurityGroup:
+        """Tasks take the container port from the load balancer's group only."""
+        port = args.settings.container_port
         task_sg = aws.ec2.SecurityGroup(
             f"{self._name}-task-sg",
             vpc_id=args.vpc_id,
@@ -467,39 +423,25 @@ class ContainerService(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(),
         )
-        ports = [HTTP_PORT, HTTPS_PORT] if settings.https else [HTTP_PORT]
-        for port in ports:
-            for index, cidr in enumerate(settings.ingress_cidrs):
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{self._name}-alb-in-{port}-{index}",
-                    security_group_id=alb_sg.id,
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_ipv4=cidr,
-                    description=f"Clients on {port}",
-                    tags=self._tags,
-                    opts=self._child(parent=alb_sg),
-                )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-alb-out-tasks",
-            security_group_id=alb_sg.id,
-            ip_protocol="tcp",
-            from_port=settings.container_port,
-            to_port=settings.container_port,
-            referenced_security_group_id=task_sg.id,
-            description="Requests and health checks to the tasks",
-            tags=self._tags,
-            opts=self._child(parent=alb_sg),
-        )
         aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-task-in-alb",
             security_group_id=task_sg.id,
             ip_protocol="tcp",
-            from_port=settings.container_port,
-            to_port=settings.container_port,
-            referenced_security_group_id=alb_sg.id,
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=args.load_balancer_security_group_id,
             description="App port from the load balancer",
+            tags=self._tags,
+            opts=self._child(parent=task_sg),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-alb-out-tasks",
+            security_group_id=args.load_balancer_security_group_id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=task_sg.id,
+            description="Requests and health checks to the tasks",
             tags=self._tags,
             opts=self._child(parent=task_sg),
         )
@@ -512,92 +454,7 @@ class ContainerService(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(parent=task_sg),
         )
-        return alb_sg, task_sg
-
-    def _create_load_balancer(
-        self, args: ContainerServiceArgs, alb_sg: aws.ec2.SecurityGroup
-    ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, list[aws.lb.Listener]]:
-        settings = args.settings
-        load_balancer = aws.lb.LoadBalancer(
-            f"{self._name}-alb",
-            load_balancer_type="application",
-            internal=False,
-            security_groups=[alb_sg.id],
-            subnets=args.public_subnet_ids,
-            drop_invalid_header_fields=True,
-            enable_deletion_protection=settings.alb_deletion_protection,
-            idle_timeout=60,
-            tags=self._tags,
-            opts=self._child(),
-        )
-        target_group = aws.lb.TargetGroup(
-            f"{self._name}-tg",
-            # A fixed name could not be replaced while the listener holds it.
-            name_prefix="app-",
-            target_type="ip",
-            protocol="HTTP",
-            port=settings.container_port,
-            vpc_id=args.vpc_id,
-            deregistration_delay=settings.deregistration_delay_seconds,
-            health_check={
-                "enabled": True,
-                "path": settings.health_check_path,
-                "protocol": "HTTP",
-                "port": "traffic-port",
-                "matcher": "200",
-                "interval": 10,
-                "timeout": 5,
-                "healthy_threshold": 2,
-                "unhealthy_threshold": 3,
-            },
-            tags=self._tags,
-            opts=self._child(),
-        )
-        forward = [
-            aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
-        ]
-        if settings.https:
-            https = aws.lb.Listener(
-                f"{self._name}-https",
-                load_balancer_arn=load_balancer.arn,
-                port=HTTPS_PORT,
-                protocol="HTTPS",
-                ssl_policy=TLS_POLICY,
-                certificate_arn=settings.certificate_arn,
-                default_actions=forward,
-                tags=self._tags,
-                opts=self._child(parent=load_balancer),
-            )
-            redirect = aws.lb.Listener(
-                f"{self._name}-http",
-                load_balancer_arn=load_balancer.arn,
-                port=HTTP_PORT,
-                protocol="HTTP",
-                default_actions=[
-                    aws.lb.ListenerDefaultActionArgs(
-                        type="redirect",
-                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                            protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
-                        ),
-                    )
-                ],
-                tags=self._tags,
-                opts=self._child(parent=load_balancer),
-            )
-            listeners = [https, redirect]
-        else:
-            listeners = [
-                aws.lb.Listener(
-                    f"{self._name}-http",
-                    load_balancer_arn=load_balancer.arn,
-                    port=HTTP_PORT,
-                    protocol="HTTP",
-                    default_actions=forward,
-                    tags=self._tags,
-                    opts=self._child(parent=load_balancer),
-                )
-            ]
-        return load_balancer, target_group, listeners
+        return task_sg
 
     def _create_roles(
         self,
@@ -659,8 +516,6 @@ class ContainerService(pulumi.ComponentResource):
         args: ContainerServiceArgs,
         cluster: aws.ecs.Cluster,
         service: aws.ecs.Service,
-        load_balancer: aws.lb.LoadBalancer,
-        target_group: aws.lb.TargetGroup,
     ) -> None:
         settings = args.settings
         target = aws.appautoscaling.Target(
@@ -699,7 +554,7 @@ class ContainerService(pulumi.ComponentResource):
                 "predefined_metric_specification": {
                     "predefined_metric_type": "ALBRequestCountPerTarget",
                     "resource_label": pulumi.Output.concat(
-                        load_balancer.arn_suffix, "/", target_group.arn_suffix
+                        args.load_balancer_arn_suffix, "/", args.target_group_arn_suffix
                     ),
                 },
                 "scale_in_cooldown": 120,

@@ -1,0 +1,198 @@
+"""LoadBalancer (aws): the app's public entry point, an Application Load Balancer.
+
+Creates: the load balancer's security group (80, and 443 with a certificate, from the allowed
+CIDRs), the internet-facing ALB in the public subnets, the ``ip`` target group on the container
+port (health check on the health path, short deregistration delay, ``name_prefix``) and either
+an HTTP listener or an HTTPS listener plus an 80 -> 443 redirect.
+
+Built before the service: the deployment alarms watch this load balancer and target group, and
+the ECS service must name those alarms when it is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from settings import ServiceSettings
+
+HTTP_PORT = 80
+HTTPS_PORT = 443
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    settings: ServiceSettings
+    """Container port, health check, draining, TLS, allowed CIDRs, deletion protection."""
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Subnets of the internet-facing load balancer (two zones at least)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every taggable child."""
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """Where the app answers (https://domain, or http://<load balancer DNS name>)."""
+    host: pulumi.Output[str]
+    """The public host name (PHX_HOST): the domain, or the load balancer's DNS name."""
+    dns_name: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    """The group the tasks admit their container port from."""
+    target_group_arn: pulumi.Output[str]
+    """Resolves once the listeners exist: ECS refuses a target group no listener uses."""
+    load_balancer_arn_suffix: pulumi.Output[str]
+    """CloudWatch dimension ``LoadBalancer``."""
+    target_group_arn_suffix: pulumi.Output[str]
+    """CloudWatch dimension ``TargetGroup``."""
+
+    def __init__(
+        self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:index:LoadBalancer", name, None, opts)
+        self._name = name
+        self._tags = dict(args.tags)
+        settings = args.settings
+        security_group = self._create_security_group(args)
+        load_balancer, target_group, listeners = self._create_load_balancer(args, security_group)
+        host = pulumi.Output.from_input(settings.domain or load_balancer.dns_name)
+        scheme = "https" if settings.https else "http"
+        self.url = pulumi.Output.concat(scheme, "://", host)
+        self.host = host
+        self.dns_name = load_balancer.dns_name
+        self.security_group_id = security_group.id
+        self.target_group_arn = pulumi.Output.all(
+            target_group.arn, *[listener.arn for listener in listeners]
+        ).apply(lambda arns: arns[0])
+        self.load_balancer_arn_suffix = load_balancer.arn_suffix
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.register_outputs(
+            {
+                "url": self.url,
+                "host": self.host,
+                "dns_name": self.dns_name,
+                "security_group_id": self.security_group_id,
+                "target_group_arn": self.target_group_arn,
+                "load_balancer_arn_suffix": self.load_balancer_arn_suffix,
+                "target_group_arn_suffix": self.target_group_arn_suffix,
+            }
+        )
+
+    def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options of a child: parented to this component unless another parent is given."""
+        return pulumi.ResourceOptions(**{"parent": self, **kwargs})
+
+    def _create_security_group(self, args: LoadBalancerArgs) -> aws.ec2.SecurityGroup:
+        settings = args.settings
+        security_group = aws.ec2.SecurityGroup(
+            f"{self._name}-alb-sg",
+            vpc_id=args.vpc_id,
+            description="Load balancer: HTTP(S) from the allowed CIDRs",
+            tags=self._tags,
+            opts=self._child(),
+        )
+        ports = [HTTP_PORT, HTTPS_PORT] if settings.https else [HTTP_PORT]
+        for port in ports:
+            for index, cidr in enumerate(settings.ingress_cidrs):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{self._name}-alb-in-{port}-{index}",
+                    security_group_id=security_group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=cidr,
+                    description=f"Clients on {port}",
+                    tags=self._tags,
+                    opts=self._child(parent=security_group),
+                )
+        return security_group
+
+    def _create_load_balancer(
+        self, args: LoadBalancerArgs, alb_sg: aws.ec2.SecurityGroup
+    ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, list[aws.lb.Listener]]:
+        settings = args.settings
+        load_balancer = aws.lb.LoadBalancer(
+            f"{self._name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[alb_sg.id],
+            subnets=args.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=settings.alb_deletion_protection,
+            idle_timeout=60,
+            tags=self._tags,
+            opts=self._child(),
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{self._name}-tg",
+            # A fixed name could not be replaced while the listener holds it.
+            name_prefix="app-",
+            target_type="ip",
+            protocol="HTTP",
+            port=settings.container_port,
+            vpc_id=args.vpc_id,
+            deregistration_delay=settings.deregistration_delay_seconds,
+            health_check={
+                "enabled": True,
+                "path": settings.health_check_path,
+                "protocol": "HTTP",
+                "port": "traffic-port",
+                "matcher": "200",
+                "interval": 10,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags=self._tags,
+            opts=self._child(),
+        )
+        forward = [
+            aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+        ]
+        if settings.https:
+            https = aws.lb.Listener(
+                f"{self._name}-https",
+                load_balancer_arn=load_balancer.arn,
+                port=HTTPS_PORT,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=settings.certificate_arn,
+                default_actions=forward,
+                tags=self._tags,
+                opts=self._child(parent=load_balancer),
+            )
+            redirect = aws.lb.Listener(
+                f"{self._name}-http",
+                load_balancer_arn=load_balancer.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                tags=self._tags,
+                opts=self._child(parent=load_balancer),
+            )
+            listeners = [https, redirect]
+        else:
+            listeners = [
+                aws.lb.Listener(
+                    f"{self._name}-http",
+                    load_balancer_arn=load_balancer.arn,
+                    port=HTTP_PORT,
+                    protocol="HTTP",
+                    default_actions=forward,
+                    tags=self._tags,
+                    opts=self._child(parent=load_balancer),
+                )
+            ]
+        return load_balancer, target_group, listeners
