@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -35,7 +40,7 @@ from pulumi_policy.proxy import (
 
 from policy import guardrails as g
 from tests.conftest import stack_run
-from tests.harness import STACKS, Registered, run_stack
+from tests.harness import PROJECT_DIR, STACKS, Registered, run_stack
 from tests.mocks import Recorded
 
 DIGEST = "@sha256:" + "a" * 64
@@ -545,3 +550,59 @@ def test_a_broken_copy_of_a_committed_stack_is_caught(
     violations = evaluate(_mutated(stack_run(stack), token, change))
     assert violations, f"{policy} did not notice the change"
     assert {v.policy for v in violations} == {policy}, violations
+
+
+# --- the pack itself, served as the Pulumi CLI runs it ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Iterator[Any]:
+    """``policy/__main__.py`` run like the language host does (``runpy`` of the directory),
+    with a client of the Analyzer gRPC service it prints the port of."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import runpy; runpy.run_path('.', run_name='__main__')"],
+        cwd=PROJECT_DIR / "policy",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().strip()
+        assert port.isdigit(), f"the pack did not start: {port!r} {server.stderr}"
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        yield analyzer_pb2_grpc.AnalyzerStub(channel)
+        channel.close()
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def test_the_served_pack_lists_every_policy_with_its_level(analyzer: Any) -> None:
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+    assert info.name == "elixir-devops-guardrails"
+    served = {p.name: p.enforcementLevel for p in info.policies}
+    assert served == {
+        p.name: (
+            analyzer_pb2.MANDATORY
+            if p.enforcement_level == EnforcementLevel.MANDATORY
+            else analyzer_pb2.ADVISORY
+        )
+        for p in g.ALL_POLICIES
+    }
+
+
+def test_the_served_pack_blocks_a_world_open_container_port(analyzer: Any) -> None:
+    properties = struct_pb2.Struct()
+    properties.update({**ALB_RULE, "fromPort": 4000, "toPort": 4000})
+    request = analyzer_pb2.AnalyzeRequest(
+        type=g.INGRESS_RULE,
+        properties=properties,
+        urn=f"urn:pulumi:dev::elixir-devops::{g.INGRESS_RULE}::app-task-in",
+        name="app-task-in",
+    )
+    response = analyzer.Analyze(request, timeout=30)
+    assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
+        ("no-world-open-ports", analyzer_pb2.MANDATORY)
+    ]
+    assert "'app-task-in' opens port 4000 to 0.0.0.0/0" in response.diagnostics[0].message
