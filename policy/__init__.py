@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack CI previews run (``pulumi preview --policy-pack policy``)."""
