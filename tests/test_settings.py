@@ -125,6 +125,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"publicSubnetIds": ["sn-1"]}, "publicSubnetIds", "subnet id"),
     ({"enableExecuteCommand": "yes"}, "enableExecuteCommand", "true or false"),
     ({"desireCount": 2}, "desireCount", "did you mean elixir-devops:desiredCount?"),
+    ({"collectorImage": "amazon/aws-otel-collector:latest"}, "collectorImage", "version tag"),
 ]
 
 

@@ -22,7 +22,6 @@ from components.observability import ScrapeTarget, adot_collector_config, render
 from settings import MonitoringSettings
 
 # Pinned: a moving tag would change the task definition (and redeploy) whenever AWS publishes.
-ADOT_COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.47.0"
 COLLECTOR_NAME = "aws-otel-collector"
 COLLECTOR_CONFIG_ENV = "AOT_CONFIG_CONTENT"
 SCRAPE_JOB = "elixir-app"
@@ -52,7 +51,7 @@ def scrape_target(settings: MonitoringSettings, container_port: int) -> ScrapeTa
 
 
 def collector_container(
-    target: ScrapeTarget, *, remote_write_url: str, region: str
+    target: ScrapeTarget, *, image: str, remote_write_url: str, region: str
 ) -> dict[str, Any]:
     """The collector's container definition (``RegisterTaskDefinition`` shape).
 
@@ -61,7 +60,7 @@ def collector_container(
     config = adot_collector_config(target, remote_write_url=remote_write_url, region=region)
     return {
         "name": COLLECTOR_NAME,
-        "image": ADOT_COLLECTOR_IMAGE,
+        "image": image,
         # Losing metrics must never take the app down with it.
         "essential": False,
         "environment": [{"name": COLLECTOR_CONFIG_ENV, "value": render_yaml(config)}],
@@ -156,7 +155,9 @@ class ManagedPrometheus(pulumi.ComponentResource):
         self.prometheus_endpoint = workspace.prometheus_endpoint
         self.remote_write_url = url
         self.sidecar = pulumi.Output.all(url, region.region).apply(
-            lambda v: collector_container(target, remote_write_url=v[0], region=v[1])
+            lambda v: collector_container(
+                target, image=args.settings.collector_image, remote_write_url=v[0], region=v[1]
+            )
         )
         self.task_role_statement = workspace.arn.apply(remote_write_statement)
         self.grafana_endpoint = (
