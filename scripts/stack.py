@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,9 @@ from pathlib import Path
 import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))  # run as a script: the project's modules live one level up
+
+
 PROJECT = "elixir-devops"
 LOCAL_STATE_DIR = PROJECT_DIR / ".pulumi-state"
 LOCAL_PASSPHRASE = "elixir-devops-local-only"
@@ -133,6 +137,39 @@ def check_prerequisites(
     return missing
 
 
+def busy_ports(ports: Mapping[str, int], host: str = "127.0.0.1") -> list[tuple[str, int]]:
+    """The (key, port) pairs something already listens on."""
+    busy = []
+    for key, port in ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                busy.append((key, port))
+    return busy
+
+
+def local_ports(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, int]:
+    """The host ports a local stack publishes (its stack file over the Pulumi.yaml defaults)."""
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    document = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = document.get("config") or {}
+    keys = ("localAppPort", "localRegistryPort", "localPrometheusPort", "localGrafanaPort")
+    return {
+        key: int(config.get(f"{PROJECT}:{key}", project["config"][key]["default"])) for key in keys
+    }
+
+
+def port_warnings(busy: Sequence[tuple[str, int]]) -> list[str]:
+    """Not fatal: on a re-run the stack's own containers hold these ports."""
+    return [
+        f"note: 127.0.0.1:{port} ({key}) is in use. Fine if it is this stack's own container; "
+        f"otherwise free it or `pulumi config set {key} <other port>`"
+        + (" (on macOS, the AirPlay Receiver listens on 5000)" if port == 5000 else "")
+        for key, port in busy
+    ]
+
+
 def pulumi_environment(target: str, env: Mapping[str, str]) -> dict[str, str]:
     """The environment Pulumi runs with: a file backend and passphrase for the local target."""
     result = dict(env)
@@ -181,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = pulumi_environment(target, os.environ)
     if target == "local":
         LOCAL_STATE_DIR.mkdir(exist_ok=True)
+        if args.action == "up":
+            for warning in port_warnings(busy_ports(local_ports(args.stack))):
+                print(warning, file=sys.stderr)
     for command in pulumi_commands(args.action, args.stack, target, args.extra):
         code = subprocess.run(command, env=env, check=False).returncode
         if code != 0:

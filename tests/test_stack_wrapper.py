@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,25 @@ def test_local_stack_gets_a_file_backend_and_the_documented_passphrase() -> None
 def test_stack_targets_come_from_the_stack_files() -> None:
     assert wrapper.stack_target("dev") == "aws"
     assert wrapper.stack_target("prod") == "aws"
+
+
+def test_a_busy_local_port_is_named_with_the_key_to_change() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        busy = wrapper.busy_ports({"localAppPort": taken})
+    assert busy == [("localAppPort", taken)]
+    (warning,) = wrapper.port_warnings(busy)
+    assert f"127.0.0.1:{taken} (localAppPort)" in warning
+    assert "pulumi config set localAppPort" in warning
+    assert "AirPlay" in wrapper.port_warnings([("localRegistryPort", 5000)])[0]
+
+
+def test_local_ports_come_from_the_stack_file_over_the_defaults() -> None:
+    assert wrapper.local_ports("local") == {
+        "localAppPort": 4000,
+        "localRegistryPort": 5000,
+        "localPrometheusPort": 9090,
+        "localGrafanaPort": 3000,
+    }
