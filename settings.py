@@ -84,6 +84,7 @@ SECRET_ARN = (
 ACM_ARN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}"
 DOMAIN_PATTERN = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 SUBNET_ID = r"subnet-[0-9a-f]{8,17}"
+ACCOUNT_ID = r"\d{12}"
 VPC_ID = r"vpc-[0-9a-f]{8,17}"
 KMS_KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,63}"
@@ -136,6 +137,9 @@ class RegistrySettings:
     untagged_expiry_days: int = 7
     keep_tagged_count: int = 30
     force_delete: bool = False
+    pull_account_ids: tuple[str, ...] = ()
+    """Other AWS accounts (12-digit ids) whose roles may pull the images: the staging/prod
+    accounts when they promote the image dev built. Empty - no repository policy."""
 
 
 @dataclass(frozen=True)
@@ -376,7 +380,14 @@ def _read_registry(reader: ConfigReader) -> RegistrySettings:
         untagged_expiry_days=reader.integer("registryUntaggedExpiryDays", minimum=1, maximum=3650),
         keep_tagged_count=reader.integer("registryKeepTaggedCount", minimum=1, maximum=10000),
         force_delete=reader.boolean("registryForceDelete"),
+        pull_account_ids=reader.string_list("registryPullAccountIds", item=_account_id_problem),
     )
+
+
+def _account_id_problem(value: str) -> str | None:
+    if re.fullmatch(ACCOUNT_ID, value):
+        return None
+    return "an AWS account id: exactly 12 digits, e.g. '123456789012' (quote it in YAML)"
 
 
 def _read_network(reader: ConfigReader) -> NetworkSettings:

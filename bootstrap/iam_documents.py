@@ -256,6 +256,10 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "ecr:PutLifecyclePolicy",
         "ecr:GetLifecyclePolicy",
         "ecr:DeleteLifecyclePolicy",
+        # The dev repository's policy letting staging/prod accounts pull (registryPullAccountIds).
+        "ecr:SetRepositoryPolicy",
+        "ecr:GetRepositoryPolicy",
+        "ecr:DeleteRepositoryPolicy",
         "ecr:PutImageScanningConfiguration",
         "ecr:PutImageTagMutability",
         "ecr:ListTagsForResource",

@@ -342,6 +342,70 @@ def test_prebuilt_image_skips_the_build_and_is_deployed_as_is() -> None:
     assert pull["Resource"] == "arn:aws:ecr:eu-west-1:123456789012:repository/shared/app"
 
 
+DEV_ACCOUNT = "210987654321"  # another account than the mocks' (123456789012, staging's here)
+REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+
+
+def test_staging_runs_the_digest_dev_built_in_another_account_and_may_pull_only_that() -> None:
+    repository = "elixir-app-dev-repository-1a2b3c4"
+    image = f"{DEV_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/{repository}@sha256:" + "d" * 64
+    run = run_stack("staging", {"prebuiltImage": image})
+    assert run.error is None, run.error
+    assert not run.of_type("docker:index/image:Image")
+    assert app_container(run)["image"] == image
+    assert run.outputs["image"] == image
+    execution = next(r for r in run.of_type("aws:iam/role:Role") if "execution" in r.name)
+    policy = next(
+        json.loads(p.inputs["policy"])
+        for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == execution.id
+    )
+    pulls = [s for s in policy["Statement"] if "ecr:BatchGetImage" in s["Action"]]
+    assert [s["Resource"] for s in pulls] == [
+        f"arn:aws:ecr:eu-west-1:{DEV_ACCOUNT}:repository/{repository}"
+    ]
+    # Staging's own (unused) repository admits no other account.
+    assert run.of_type(REPOSITORY_POLICY) == []
+
+
+def test_committed_stacks_admit_no_other_account_to_their_registry(aws_run: Registered) -> None:
+    assert aws_run.of_type(REPOSITORY_POLICY) == []
+
+
+def test_dev_lets_the_promoting_accounts_pull_from_its_repository() -> None:
+    accounts = ["345678901234", "456789012345"]
+    run = run_stack("dev", {"registryPullAccountIds": accounts})
+    assert run.error is None, run.error
+    repository = run.one("aws:ecr/repository:Repository")
+    policy = run.one(REPOSITORY_POLICY)
+    assert policy.inputs["repository"] == repository.outputs["name"]
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]}
+    assert sorted(statement["Action"]) == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ]
+    # What SetRepositoryPolicy accepts (botocore's model of the ECR API).
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("ecr")
+        .operation_model("SetRepositoryPolicy")
+        .input_shape
+    )
+    request = {"repositoryName": policy.inputs["repository"], "policyText": policy.inputs["policy"]}
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_a_bad_pull_account_stops_the_program_before_any_resource() -> None:
+    run = run_stack("dev", {"registryPullAccountIds": ["21098765432"]})
+    assert run.error is not None
+    assert "elixir-devops:registryPullAccountIds = '21098765432'" in run.error
+    assert run.custom() == [], [r.urn for r in run.custom()]
+
+
 def test_stack_files_set_a_region() -> None:
     for stack in AWS_STACKS:
         assert stack_file_config(stack).get("aws:region"), stack

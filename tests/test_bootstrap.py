@@ -563,3 +563,16 @@ def test_documents_as_plain_functions_match_what_the_program_registers(default_r
         PROVIDER_ARN, [f"repo:{REPOSITORY}:environment:production"]
     )
     assert tls_only_bucket_policy(BUCKET_ARN)["Statement"][0]["Effect"] == "Deny"
+
+
+def test_deploy_roles_may_manage_the_pull_policy_of_their_repository(default_run: Run) -> None:
+    """registryPullAccountIds makes the dev stack own an ECR repository policy."""
+    repository = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/elixir-app-dev-repository-1a2b3c4"
+    for (stack, purpose), role in default_run.roles().items():
+        document = default_run.policy_of(role)
+        for action in (
+            "ecr:SetRepositoryPolicy",
+            "ecr:GetRepositoryPolicy",
+            "ecr:DeleteRepositoryPolicy",
+        ):
+            assert allows(document, action, repository) == (purpose == "deploy"), (stack, action)

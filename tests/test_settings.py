@@ -126,6 +126,9 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"enableExecuteCommand": "yes"}, "enableExecuteCommand", "true or false"),
     ({"desireCount": 2}, "desireCount", "did you mean elixir-devops:desiredCount?"),
     ({"collectorImage": "amazon/aws-otel-collector:latest"}, "collectorImage", "version tag"),
+    ({"registryPullAccountIds": ["12345678901"]}, "registryPullAccountIds", "exactly 12 digits"),
+    ({"registryPullAccountIds": ["prod"]}, "registryPullAccountIds", "AWS account id"),
+    ({"registryPullAccountIds": [210987654321]}, "registryPullAccountIds", "list of strings"),
 ]
 
 
@@ -247,3 +250,12 @@ def test_nat_none_puts_tasks_in_public_subnets_only_for_a_new_vpc() -> None:
         },
     )
     assert not existing.network.tasks_in_public_subnets
+
+
+def test_registry_pull_accounts_default_to_none_and_keep_the_given_ids() -> None:
+    assert settings.load("test", {}).registry.pull_account_ids == ()
+    loaded = settings.load("test", {"registryPullAccountIds": ["210987654321", "345678901234"]})
+    assert loaded.registry.pull_account_ids == ("210987654321", "345678901234")
+    # From the CLI (`pulumi config set --path`), arrays arrive as JSON strings.
+    loaded = settings.load("test", {"registryPullAccountIds": '["210987654321"]'})
+    assert loaded.registry.pull_account_ids == ("210987654321",)

@@ -2,13 +2,15 @@
 
 Creates: ``aws.ecr.Repository`` (scan on push, KMS encryption, tag mutability from settings, the
 build-cache tag exempt from immutability) and ``aws.ecr.LifecyclePolicy`` (expire untagged images,
-keep the newest tagged ones), so the repository does not grow forever.
+keep the newest tagged ones), so the repository does not grow forever. With
+``pull_account_ids`` also an ``aws.ecr.RepositoryPolicy`` that lets exactly those accounts pull,
+so staging/prod in other accounts can run the image dev built (build once, promote the digest).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -17,6 +19,13 @@ import pulumi_docker as docker
 
 from components.image import BUILD_CACHE_TAG
 from settings import RegistrySettings
+
+PULL_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+"""What pulling an image takes (ECS asks for these); nothing that writes or deletes."""
 
 
 def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
@@ -47,10 +56,29 @@ def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
     return json.dumps({"rules": rules}, sort_keys=True)
 
 
+def pull_policy(account_ids: Sequence[str], partition: str = "aws") -> str:
+    """Repository policy letting exactly ``account_ids`` pull images, and nothing more.
+
+    An account's ``root`` principal hands the decision to that account's IAM: its roles (the ECS
+    execution role of a staging/prod stack) still need their own Allow, which the service's
+    execution role policy already grants on the repository its image reference names.
+    """
+    if not account_ids:
+        raise ValueError("pull_policy needs at least one account id")
+    principals = [f"arn:{partition}:iam::{account}:root" for account in sorted(set(account_ids))]
+    statement = {
+        "Sid": "PullFromPromotingAccounts",
+        "Effect": "Allow",
+        "Principal": {"AWS": principals},
+        "Action": list(PULL_ACTIONS),
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
 @dataclass(frozen=True)
 class ContainerRegistryArgs:
     settings: RegistrySettings
-    """Mutability, expiry and deletion policy."""
+    """Mutability, expiry, deletion policy and the accounts that may pull."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
     retain_on_delete: bool = False
@@ -96,6 +124,15 @@ class ContainerRegistry(pulumi.ComponentResource):
             policy=lifecycle_policy(policy.untagged_expiry_days, policy.keep_tagged_count),
             opts=pulumi.ResourceOptions(parent=repository),
         )
+        if policy.pull_account_ids:
+            account_ids = policy.pull_account_ids
+            partition = aws.get_partition_output()
+            aws.ecr.RepositoryPolicy(
+                f"{name}-pull-policy",
+                repository=repository.name,
+                policy=partition.partition.apply(lambda p: pull_policy(account_ids, p)),
+                opts=pulumi.ResourceOptions(parent=repository),
+            )
         self.repository_url = repository.repository_url
         self.repository_arn = repository.arn
         self.repository_name = repository.name
