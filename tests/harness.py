@@ -28,6 +28,8 @@ from tests.mocks import AwsLikeMocks, Recorded, RecordingMonitor
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "elixir-devops"
+COMPONENT_TAGS = {"stack": "test", "managed-by": "pulumi"}
+"""Tags handed to components in component-level tests."""
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
 
