@@ -64,6 +64,9 @@ STOP_TIMEOUT_MARGIN_SECONDS = 15
 
 # Subnets are 1/16 of the VPC (components.aws.network); ALB subnets must be /27 or larger.
 MAX_VPC_PREFIX = 23
+# An ALB name is at most 32 characters; Pulumi names it "<appName>-<stack>-alb-" + 7 hex.
+MAX_LOAD_BALANCER_NAME = 32
+AUTONAME_SUFFIX_LENGTH = 8
 
 NAME_PATTERN = r"[a-z][a-z0-9-]{1,18}[a-z0-9]"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -626,6 +629,15 @@ def load(
         pattern=NAME_PATTERN,
         allowed="3-20 characters: lowercase letters, digits and '-', starting with a letter",
     )
+    if target == "aws":
+        room = MAX_LOAD_BALANCER_NAME - AUTONAME_SUFFIX_LENGTH - len(f"-{stack}-alb")
+        reader.require(
+            len(app_name) <= room,
+            "appName",
+            app_name,
+            f"at most {room} characters for stack '{stack}': the load balancer's name "
+            f"'<appName>-{stack}-alb-<suffix>' is limited to {MAX_LOAD_BALANCER_NAME}",
+        )
     architecture = resolve_architecture(
         reader.string("architecture", choices=(*ARCHITECTURES, AUTO_ARCHITECTURE)), target
     )

@@ -27,7 +27,11 @@ STS_AUDIENCE = "sts.amazonaws.com"
 # Services the ECS task and execution roles of the main stacks are handed to.
 PASS_ROLE_SERVICES = ("ecs-tasks.amazonaws.com",)
 # Service-linked roles AWS creates on the first ECS service / load balancer of an account.
-SERVICE_LINKED_ROLES = ("ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com")
+SERVICE_LINKED_ROLES = (
+    "ecs.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+)
 # AWS managed policies the main stacks may attach to their roles (anything else is inline and
 # therefore scoped to the project's roles by the statements below).
 ATTACHABLE_AWS_POLICIES = (
@@ -246,29 +250,28 @@ def _iam_statements(scope: StackScope) -> list[dict[str, Any]]:
 
 # What the main stacks manage. Resource "*": these resources are auto-named by Pulumi, so a name
 # pattern would be a contract the main program does not keep; IAM (where privilege escalation
-# happens) is the part scoped by name, above.
+# happens) is the part scoped by name, above, and KMS is scoped by the stack tag, below.
+# Reads are granted as Describe*/List*/Get* per service: read-only, and it keeps the role's
+# inline policy well under IAM's 10,240-character limit (a test checks the size).
 _DEPLOY_ACTIONS: dict[str, list[str]] = {
     "Ecr": [
         "ecr:GetAuthorizationToken",
+        "ecr:Describe*",
+        "ecr:Get*",
+        "ecr:List*",
         "ecr:CreateRepository",
         "ecr:DeleteRepository",
-        "ecr:DescribeRepositories",
         "ecr:PutLifecyclePolicy",
-        "ecr:GetLifecyclePolicy",
         "ecr:DeleteLifecyclePolicy",
-        # The dev repository's policy letting staging/prod accounts pull (registryPullAccountIds).
+        # The repository policy letting other accounts pull (registryPullAccountIds).
         "ecr:SetRepositoryPolicy",
-        "ecr:GetRepositoryPolicy",
         "ecr:DeleteRepositoryPolicy",
         "ecr:PutImageScanningConfiguration",
         "ecr:PutImageTagMutability",
-        "ecr:ListTagsForResource",
         "ecr:TagResource",
         "ecr:UntagResource",
         "ecr:BatchCheckLayerAvailability",
         "ecr:BatchGetImage",
-        "ecr:DescribeImages",
-        "ecr:GetDownloadUrlForLayer",
         "ecr:InitiateLayerUpload",
         "ecr:UploadLayerPart",
         "ecr:CompleteLayerUpload",
@@ -276,26 +279,33 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "ecr:BatchDeleteImage",
     ],
     "Ecs": [
+        "ecs:Describe*",
+        "ecs:List*",
         "ecs:CreateCluster",
         "ecs:DeleteCluster",
-        "ecs:DescribeClusters",
         "ecs:UpdateCluster",
         "ecs:UpdateClusterSettings",
         "ecs:PutClusterCapacityProviders",
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
-        "ecs:DescribeTaskDefinition",
         "ecs:CreateService",
         "ecs:UpdateService",
         "ecs:DeleteService",
-        "ecs:DescribeServices",
-        "ecs:ListTasks",
-        "ecs:DescribeTasks",
         "ecs:TagResource",
         "ecs:UntagResource",
-        "ecs:ListTagsForResource",
+    ],
+    "AppAutoScaling": [
+        "application-autoscaling:Describe*",
+        "application-autoscaling:ListTagsForResource",
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:DeregisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:DeleteScalingPolicy",
+        "application-autoscaling:TagResource",
+        "application-autoscaling:UntagResource",
     ],
     "LoadBalancing": [
+        "elasticloadbalancing:Describe*",
         "elasticloadbalancing:CreateLoadBalancer",
         "elasticloadbalancing:DeleteLoadBalancer",
         "elasticloadbalancing:ModifyLoadBalancerAttributes",
@@ -313,34 +323,9 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:AddTags",
         "elasticloadbalancing:RemoveTags",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTargetGroupAttributes",
-        "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeListenerAttributes",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeTags",
     ],
     "Vpc": [
-        "ec2:DescribeAvailabilityZones",
-        "ec2:DescribeAccountAttributes",
-        "ec2:DescribeVpcs",
-        "ec2:DescribeVpcAttribute",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeRouteTables",
-        "ec2:DescribeInternetGateways",
-        "ec2:DescribeNatGateways",
-        "ec2:DescribeAddresses",
-        "ec2:DescribeAddressesAttribute",
-        "ec2:DescribeSecurityGroups",
-        "ec2:DescribeSecurityGroupRules",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeNetworkAcls",
-        "ec2:DescribeVpcEndpoints",
-        "ec2:DescribePrefixLists",
-        "ec2:DescribeTags",
+        "ec2:Describe*",
         "ec2:CreateVpc",
         "ec2:DeleteVpc",
         "ec2:ModifyVpcAttribute",
@@ -372,82 +357,120 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "ec2:ModifySecurityGroupRules",
         "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
         "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-        "ec2:CreateVpcEndpoint",
-        "ec2:ModifyVpcEndpoint",
-        "ec2:DeleteVpcEndpoints",
         "ec2:CreateTags",
         "ec2:DeleteTags",
     ],
     "Logs": [
+        "logs:Describe*",
+        "logs:List*",
         "logs:CreateLogGroup",
         "logs:DeleteLogGroup",
-        "logs:DescribeLogGroups",
         "logs:PutRetentionPolicy",
         "logs:DeleteRetentionPolicy",
-        "logs:PutMetricFilter",
-        "logs:DeleteMetricFilter",
-        "logs:DescribeMetricFilters",
+        # logKmsKeyArn: encrypting (or no longer encrypting) an existing log group.
+        "logs:AssociateKmsKey",
+        "logs:DisassociateKmsKey",
         "logs:TagResource",
         "logs:UntagResource",
-        "logs:ListTagsForResource",
         "logs:TagLogGroup",
-        "logs:ListTagsLogGroup",
     ],
     "CloudWatch": [
+        "cloudwatch:Describe*",
+        "cloudwatch:List*",
+        "cloudwatch:GetDashboard",
         "cloudwatch:PutMetricAlarm",
         "cloudwatch:DeleteAlarms",
-        "cloudwatch:DescribeAlarms",
         "cloudwatch:PutDashboard",
-        "cloudwatch:GetDashboard",
         "cloudwatch:DeleteDashboards",
-        "cloudwatch:ListDashboards",
         "cloudwatch:TagResource",
         "cloudwatch:UntagResource",
-        "cloudwatch:ListTagsForResource",
     ],
     "Sns": [
+        "sns:Get*",
+        "sns:List*",
         "sns:CreateTopic",
         "sns:DeleteTopic",
-        "sns:GetTopicAttributes",
         "sns:SetTopicAttributes",
         "sns:Subscribe",
         "sns:Unsubscribe",
-        "sns:GetSubscriptionAttributes",
         "sns:SetSubscriptionAttributes",
-        "sns:ListSubscriptionsByTopic",
         "sns:TagResource",
         "sns:UntagResource",
-        "sns:ListTagsForResource",
     ],
     "Prometheus": [
+        # Describe* includes DescribeLoggingConfiguration, which the provider reads after
+        # creating a workspace (an AccessDenied there fails the update).
+        "aps:Describe*",
+        "aps:List*",
         "aps:CreateWorkspace",
         "aps:DeleteWorkspace",
-        "aps:DescribeWorkspace",
         "aps:UpdateWorkspaceAlias",
-        "aps:CreateRuleGroupsNamespace",
-        "aps:PutRuleGroupsNamespace",
-        "aps:DeleteRuleGroupsNamespace",
-        "aps:DescribeRuleGroupsNamespace",
-        "aps:CreateAlertManagerDefinition",
-        "aps:PutAlertManagerDefinition",
-        "aps:DeleteAlertManagerDefinition",
-        "aps:DescribeAlertManagerDefinition",
+        "aps:CreateLoggingConfiguration",
+        "aps:UpdateLoggingConfiguration",
+        "aps:DeleteLoggingConfiguration",
         "aps:TagResource",
         "aps:UntagResource",
-        "aps:ListTagsForResource",
     ],
     "SecretsManager": [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetResourcePolicy",
+        "secretsmanager:GetSecretValue",
         "secretsmanager:CreateSecret",
         "secretsmanager:DeleteSecret",
-        "secretsmanager:DescribeSecret",
-        "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecret",
-        "secretsmanager:GetResourcePolicy",
         "secretsmanager:TagResource",
         "secretsmanager:UntagResource",
     ],
 }
+
+# KMS keys the main stacks create (the alarm topic's key) carry the tag stack=<stack>: the role
+# may create keys only with that tag and manage only keys that have it, never the secrets keys
+# of other stacks. KMS's lockout check on CreateKey requires the creator to hold PutKeyPolicy
+# on the new key, which the tag-scoped statement grants.
+_KMS_CREATE_ACTIONS = ["kms:CreateKey", "kms:TagResource"]
+_KMS_MANAGE_ACTIONS = [
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:EnableKeyRotation",
+    "kms:UpdateKeyDescription",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+]
+# ECR repositories are encrypted with the AWS managed key aws/ecr: creating and deleting one
+# creates and retires a grant on that key, through ECR only.
+_KMS_VIA_ECR_ACTIONS = ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"]
+
+
+def _kms_statements(scope: StackScope) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "CreateStackKeys",
+            "Effect": "Allow",
+            "Action": _KMS_CREATE_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestTag/stack": scope.stack}},
+        },
+        {
+            "Sid": "ManageStackKeys",
+            "Effect": "Allow",
+            "Action": _KMS_MANAGE_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/stack": scope.stack}},
+        },
+        {
+            "Sid": "EcrRepositoryEncryption",
+            "Effect": "Allow",
+            "Action": _KMS_VIA_ECR_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringLike": {"kms:ViaService": "ecr.*.amazonaws.com"}},
+        },
+    ]
+
 
 # A preview runs the program without changing anything: invokes (availability zones, the ECR
 # login for the image build) and reads of the project's roles.
@@ -470,6 +493,7 @@ _PREVIEW_ACTIONS: dict[str, list[str]] = {
 def deploy_policy(scope: StackScope) -> dict[str, Any]:
     """What ``pulumi up`` of one main stack needs, and no more."""
     statements = _state_statements(scope, write=True) + _iam_statements(scope)
+    statements += _kms_statements(scope)
     statements += [
         {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
         for sid, actions in _DEPLOY_ACTIONS.items()
@@ -492,4 +516,21 @@ def preview_policy(scope: StackScope) -> dict[str, Any]:
         {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
         for sid, actions in _PREVIEW_ACTIONS.items()
     ]
+    partition, _, account = arn_parts(scope.provider_arn)
+    statements.append(
+        {
+            # buildOnPreview builds the image with cache_from the stack's buildcache tag.
+            "Sid": "PullBuildCache",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            "Resource": (
+                f"arn:{partition}:ecr:*:{account}:repository/"
+                f"{scope.resource_prefix}-{scope.stack}-repository-*"
+            ),
+        }
+    )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -84,6 +84,11 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"target": "gcp"}, "target", "allowed values: local, aws"),
     ({"architecture": "amd64"}, "architecture", "allowed values: x86_64, arm64, auto"),
     ({"appName": "My_App"}, "appName", "lowercase letters"),
+    (
+        {"target": "aws", "appName": "a-very-long-app-name"},
+        "appName",
+        "load balancer's name '<appName>-test-alb-<suffix>' is limited to 32",
+    ),
     ({"cpu": 300}, "cpu", "allowed values: 256, 512"),
     ({"cpu": 256, "memory": 4096}, "memory", "cpu=256 accepts memory 512-2048"),
     ({"memory": "lots"}, "memory", "whole number"),

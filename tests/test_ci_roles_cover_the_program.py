@@ -1,0 +1,245 @@
+"""The CI deploy role of each stack may create everything that stack's program registers.
+
+Mocks accept any resource; AWS refuses a `pulumi up` whose role lacks one action. For every
+resource type the program registers for a committed stack, this names the API calls creating
+it takes and evaluates them against the bootstrap's deploy policy for that stack. A new
+resource type without an entry here fails the test, so the two cannot drift apart silently.
+
+The evaluator below handles what the bootstrap's documents use: Allow statements, wildcard
+actions and resources, and the condition operators StringEquals, StringLike and ArnLike.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+
+from bootstrap.iam_documents import StackScope, deploy_policy, preview_policy
+from tests.conftest import AWS_STACKS, stack_run
+from tests.harness import Registered
+from tests.mocks import ACCOUNT
+
+# The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
+CREATE_CALLS: dict[str, list[str]] = {
+    "aws:ec2/vpc:Vpc": ["ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcs"],
+    "aws:ec2/subnet:Subnet": ["ec2:CreateSubnet", "ec2:DescribeSubnets"],
+    "aws:ec2/internetGateway:InternetGateway": [
+        "ec2:CreateInternetGateway",
+        "ec2:AttachInternetGateway",
+    ],
+    "aws:ec2/routeTable:RouteTable": ["ec2:CreateRouteTable", "ec2:CreateRoute"],
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ["ec2:AssociateRouteTable"],
+    "aws:ec2/eip:Eip": ["ec2:AllocateAddress", "ec2:DescribeAddresses"],
+    "aws:ec2/natGateway:NatGateway": ["ec2:CreateNatGateway", "ec2:DescribeNatGateways"],
+    "aws:ec2/securityGroup:SecurityGroup": [
+        "ec2:CreateSecurityGroup",
+        "ec2:RevokeSecurityGroupEgress",  # the provider drops the default allow-all egress
+        "ec2:DescribeSecurityGroups",
+    ],
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": [
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:DescribeSecurityGroupRules",
+    ],
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": [
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:DescribeSecurityGroupRules",
+    ],
+    "aws:ecr/repository:Repository": [
+        "ecr:CreateRepository",
+        "ecr:DescribeRepositories",
+        "ecr:ListTagsForResource",
+        "kms:CreateGrant",  # encryption with the AWS managed key aws/ecr, through ECR
+    ],
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": ["ecr:PutLifecyclePolicy", "ecr:GetLifecyclePolicy"],
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": [
+        "ecr:SetRepositoryPolicy",
+        "ecr:GetRepositoryPolicy",
+    ],
+    "aws:kms/key:Key": [
+        "kms:CreateKey",
+        "kms:PutKeyPolicy",  # KMS's lockout check on CreateKey
+        "kms:EnableKeyRotation",
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:ListResourceTags",
+    ],
+    "aws:sns/topic:Topic": ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:TagResource"],
+    "aws:sns/topicPolicy:TopicPolicy": ["sns:SetTopicAttributes"],
+    "aws:sns/topicSubscription:TopicSubscription": ["sns:Subscribe"],
+    "aws:ecs/cluster:Cluster": ["ecs:CreateCluster", "ecs:DescribeClusters"],
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": [
+        "ecs:PutClusterCapacityProviders"
+    ],
+    "aws:ecs/taskDefinition:TaskDefinition": [
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+    ],
+    "aws:ecs/service:Service": ["ecs:CreateService", "ecs:DescribeServices"],
+    "aws:cloudwatch/logGroup:LogGroup": [
+        "logs:CreateLogGroup",
+        "logs:PutRetentionPolicy",
+        "logs:DescribeLogGroups",
+        "logs:ListTagsForResource",
+    ],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": [
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DescribeAlarms",
+    ],
+    "aws:cloudwatch/dashboard:Dashboard": ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard"],
+    "aws:iam/role:Role": ["iam:CreateRole", "iam:GetRole", "iam:TagRole"],
+    "aws:iam/rolePolicy:RolePolicy": ["iam:PutRolePolicy", "iam:GetRolePolicy"],
+    "aws:secretsmanager/secret:Secret": [
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DescribeSecret",
+    ],
+    "aws:secretsmanager/secretVersion:SecretVersion": [
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:GetSecretValue",
+    ],
+    "aws:lb/loadBalancer:LoadBalancer": [
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeLoadBalancers",
+    ],
+    "aws:lb/targetGroup:TargetGroup": [
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
+    ],
+    "aws:lb/listener:Listener": ["elasticloadbalancing:CreateListener"],
+    "aws:appautoscaling/target:Target": ["application-autoscaling:RegisterScalableTarget"],
+    "aws:appautoscaling/policy:Policy": ["application-autoscaling:PutScalingPolicy"],
+    "aws:amp/workspace:Workspace": [
+        "aps:CreateWorkspace",
+        "aps:DescribeWorkspace",
+        "aps:DescribeLoggingConfiguration",  # read right after creation by the provider
+    ],
+}
+
+
+def scope(stack: str) -> StackScope:
+    return StackScope(
+        provider_arn=f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com",
+        bucket_arn="arn:aws:s3:::elixir-devops-state-1",
+        bucket_key_arn=f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/bucket",
+        secrets_key_arn=f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/{stack}",
+        project="elixir-devops",
+        resource_prefix="elixir-app",
+        stack=stack,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            actual = context.get(key)
+            if actual is None:
+                return False
+            patterns = _as_list(expected)
+            if operator == "StringEquals" and actual not in patterns:
+                return False
+            if operator in ("StringLike", "ArnLike") and not any(
+                fnmatch.fnmatchcase(actual, p) for p in patterns
+            ):
+                return False
+            if operator not in ("StringEquals", "StringLike", "ArnLike"):
+                return False
+    return True
+
+
+def allowed(policy: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether an Allow statement covers the call (the documents have no Deny)."""
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        if not any(
+            fnmatch.fnmatch(action.lower(), a.lower()) for a in _as_list(statement["Action"])
+        ):
+            continue
+        if not any(fnmatch.fnmatchcase(resource, r) for r in _as_list(statement["Resource"])):
+            continue
+        if _condition_holds(statement.get("Condition", {}), context):
+            return True
+    return False
+
+
+def call_target(
+    resource_type: str, action: str, run: Registered, stack: str
+) -> tuple[str, dict[str, str]]:
+    """The resource ARN and request context of a call, as IAM evaluates it."""
+    context = {"aws:RequestTag/stack": stack, "aws:ResourceTag/stack": stack}
+    if resource_type == "aws:ecr/repository:Repository" and action.startswith("kms:"):
+        context["kms:ViaService"] = "ecr.eu-west-1.amazonaws.com"
+    if action.startswith("iam:"):
+        role = run.of_type("aws:iam/role:Role")[0].outputs["name"]
+        return f"arn:aws:iam::{ACCOUNT}:role/{role}", context
+    return "*", context
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_deploy_role_may_create_every_resource_the_stack_registers(stack: str) -> None:
+    run = stack_run(stack)
+    policy = deploy_policy(scope(stack))
+    types = {r.type for r in run.custom() if r.type.startswith("aws:")}
+    unknown = sorted(types - set(CREATE_CALLS))
+    assert not unknown, f"add the API calls creating {unknown} to CREATE_CALLS (and the role)"
+    missing = []
+    for resource_type in sorted(types):
+        for action in CREATE_CALLS[resource_type]:
+            resource, context = call_target(resource_type, action, run, stack)
+            if not allowed(policy, action, resource, context):
+                missing.append(f"{resource_type}: {action}")
+    assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
+    # The KMS statements are scoped by the stack tag: the program must set it on every key.
+    for key in run.of_type("aws:kms/key:Key"):
+        assert key.inputs["tags"]["stack"] == stack, key.urn
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_deploy_role_passes_only_this_stacks_roles_to_ecs(stack: str) -> None:
+    run = stack_run(stack)
+    policy = deploy_policy(scope(stack))
+    for role in run.of_type("aws:iam/role:Role"):
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{role.outputs['name']}"
+        assert allowed(
+            policy, "iam:PassRole", arn, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        )
+        assert not allowed(
+            policy, "iam:PassRole", arn, {"iam:PassedToService": "ec2.amazonaws.com"}
+        )
+    other = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-other-execution-1234567"
+    assert not allowed(
+        policy, "iam:PassRole", other, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    )
+
+
+def test_deploy_role_manages_only_keys_tagged_with_its_own_stack() -> None:
+    policy = deploy_policy(scope("dev"))
+    own = {"aws:ResourceTag/stack": "dev", "aws:RequestTag/stack": "dev"}
+    other = {"aws:ResourceTag/stack": "prod", "aws:RequestTag/stack": "prod"}
+    for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"):
+        assert allowed(policy, action, "*", own)
+        assert not allowed(policy, action, "*", other)
+    assert not allowed(policy, "kms:CreateKey", "*", other)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "production-eu"])
+def test_deploy_policy_fits_the_inline_policy_size_limit(stack: str) -> None:
+    """IAM caps a role's inline policies at 10,240 characters (whitespace not counted)."""
+    document = json.dumps(deploy_policy(scope(stack)), separators=(",", ":"))
+    assert len(document) < 10_240 - 1_000, len(document)  # room for the next service
+
+
+def test_preview_role_may_read_the_build_cache_of_its_own_stack_only() -> None:
+    policy = preview_policy(scope("staging"))
+    own = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/elixir-app-staging-repository-1a2b3c4"
+    other = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/elixir-app-prod-repository-1a2b3c4"
+    assert allowed(policy, "ecr:BatchGetImage", own, {})
+    assert not allowed(policy, "ecr:BatchGetImage", other, {})
+    assert not allowed(policy, "ecr:PutImage", own, {})
