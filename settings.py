@@ -100,6 +100,9 @@ LATENCY_STATISTICS = ("p95", "p99")
 RESERVED_ENVIRONMENT = frozenset(
     {"PORT", "PHX_SERVER", "PHX_HOST", "SECRET_KEY_BASE", "RELEASE_COOKIE", "SHUTDOWN_DRAIN_MS"}
 )
+# Names whose values are secrets by convention: refused in plain `environment` (the policy pack's
+# ecs-no-plaintext-secrets rule uses the same convention; a test keeps the two in step).
+SECRET_LIKE_NAME = r"(?i)(SECRET_KEY_BASE|RELEASE_COOKIE|DATABASE_URL|[A-Z0-9_]*_(PASSWORD|TOKEN))"
 # Build inputs whose changes matter to the image; anything else in the context is ignored.
 CONTEXT_IGNORED_DIRS = frozenset({"_build", "deps", ".git", ".elixir_ls", "node_modules"})
 
@@ -475,6 +478,15 @@ def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
             reader.problem(key, name, "set by the service itself; choose another name")
     for name in sorted(set(environment).intersection(secrets)):
         reader.problem("secrets", name, "also set in environment; set it in one place only")
+    for name in sorted(n for n in environment if re.fullmatch(SECRET_LIKE_NAME, n)):
+        if name in RESERVED_ENVIRONMENT:
+            continue  # already reported as set by the service
+        reader.problem(
+            "environment",
+            name,
+            "looks like a secret: plain environment variables are visible in the task "
+            "definition; use `secrets` (aws: a Secrets Manager/SSM ARN) or `localSecrets` (local)",
+        )
     domain = reader.optional_string(
         "domain", pattern=DOMAIN_PATTERN, allowed="a lowercase host name like app.example.com"
     )

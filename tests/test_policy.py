@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
+import settings
 from policy import guardrails as g
 from tests.conftest import stack_run
 from tests.harness import PROJECT_DIR, STACKS, Registered, run_stack
@@ -387,6 +389,8 @@ def test_secret_names_are_matched_whole_not_by_substring() -> None:
     flagged = ["SECRET_KEY_BASE", "RELEASE_COOKIE", "DATABASE_URL", "DB_PASSWORD", "GITHUB_TOKEN"]
     allowed = ["PASSWORD_POLICY", "TOKEN_TTL", "SECRET_KEY_BASE_PATH", "MY_DATABASE_URL", "LOG"]
     assert [n for n in flagged + allowed if g.SECRET_NAME.match(n)] == flagged
+    # settings.py refuses the same names up front, before any preview runs the pack.
+    assert [n for n in flagged + allowed if re.fullmatch(settings.SECRET_LIKE_NAME, n)] == flagged
 
 
 def test_unknown_values_in_a_preview_surface_as_unknown_not_as_a_pass() -> None:
@@ -474,16 +478,23 @@ def test_committed_stacks_pass_every_policy(stack: str) -> None:
     assert expected <= checked, expected - checked
 
 
-def test_secrets_put_in_plain_environment_config_are_caught() -> None:
-    # The settings accept any variable name in `environment`; only the policy stops this.
-    run = run_stack(
-        "dev", {"environment": {"DATABASE_URL": "postgres://app:pw@db/app", "LOG_LEVEL": "info"}}
-    )
-    assert run.error is None, run.error
-    task = run.one(g.TASK_DEFINITION).name
-    violations = evaluate(run.resources)
+def test_secrets_put_in_plain_environment_config_are_refused_and_caught() -> None:
+    # The settings refuse secret-looking names before anything is registered...
+    run = run_stack("dev", {"environment": {"DATABASE_URL": "postgres://app:pw@db/app"}})
+    assert run.error is not None and "elixir-devops:environment = 'DATABASE_URL'" in run.error
+    assert run.custom() == []
+    # ...and the policy still stops one that reaches a task definition some other way.
+    resources = _mutated(stack_run("dev"), g.TASK_DEFINITION, _plain_database_url)
+    task = next(r.name for r in resources if r.type == g.TASK_DEFINITION)
+    violations = evaluate(resources)
     assert [(v.policy, v.resource) for v in violations] == [("ecs-no-plaintext-secrets", task)]
     assert "sets DATABASE_URL in plain 'environment'" in violations[0].message
+
+
+def _plain_database_url(task: Recorded) -> None:
+    containers = json.loads(task.inputs["containerDefinitions"])
+    containers[0]["environment"].append({"name": "DATABASE_URL", "value": "postgres://db/app"})
+    task.inputs["containerDefinitions"] = json.dumps(containers)
 
 
 def _mutated(run: Registered, token: str, change: Any) -> list[Recorded]:

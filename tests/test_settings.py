@@ -120,6 +120,12 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"secrets": {"PORT": ARN_SECRET}}, "secrets", "set by the service itself"),
     ({"environment": {"SECRET_KEY_BASE": "x"}}, "environment", "set by the service itself"),
     ({"environment": {"bad-name": "x"}}, "environment", "an environment variable name"),
+    (
+        {"environment": {"DATABASE_URL": "postgres://u:p@db/app"}},
+        "environment",
+        "looks like a secret",
+    ),
+    ({"environment": {"SMTP_PASSWORD": "hunter2"}}, "environment", "looks like a secret"),
     ({"environment": {"A": "1"}, "secrets": {"A": ARN_SECRET}}, "secrets", "one place only"),
     ({"environment": "A=1"}, "environment", "YAML list or object"),
     ({"certificateArn": CERTIFICATE}, "domain", "required with certificateArn"),
