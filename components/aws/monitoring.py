@@ -1,6 +1,6 @@
 """Monitoring (aws): CloudWatch alarms on the service and its load balancer, and a dashboard.
 
-Two components, because the ECS service and its deployment alarms depend on each other:
+Two components, because the ECS service needs some alarms to exist and others need the service:
 
 - :class:`DeploymentAlarms` — alarms on load balancer metrics only (target 5XX rate, unhealthy
   targets), built right after the LoadBalancer component and before the ContainerService, whose

@@ -21,7 +21,6 @@ from components.aws.service import policy_document
 from components.observability import ScrapeTarget, adot_collector_config, render_yaml
 from settings import MonitoringSettings
 
-# Pinned: a moving tag would change the task definition (and redeploy) whenever AWS publishes.
 COLLECTOR_NAME = "aws-otel-collector"
 COLLECTOR_CONFIG_ENV = "AOT_CONFIG_CONTENT"
 SCRAPE_JOB = "elixir-app"
