@@ -270,9 +270,9 @@ class MonitoringSettings:
     metrics_path: str = "/metrics"
     """Path the collector scrapes on the app's port."""
     metrics_scrape_interval_seconds: int = 30
+    """How often the collector scrapes the app."""
     collector_image: str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.47.0"
     """The ADOT collector sidecar's image: a version tag or a digest, never a moving tag."""
-    """How often the collector scrapes the app."""
 
 
 @dataclass(frozen=True)
