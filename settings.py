@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -70,6 +70,7 @@ AUTONAME_SUFFIX_LENGTH = 8
 
 NAME_PATTERN = r"[a-z][a-z0-9-]{1,18}[a-z0-9]"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+HTTP_PATH_PATTERN = r"/[A-Za-z0-9/_.\-~%]*"
 DIGEST_REFERENCE = r"[a-z0-9.\-/:_]+@sha256:[0-9a-f]{64}"
 # A third-party image pinned by version tag or digest (not latest, not a branch).
 PINNED_IMAGE = (
@@ -433,6 +434,25 @@ def _read_network(reader: ConfigReader) -> NetworkSettings:
     )
 
 
+def _read_environment_map(
+    reader: ConfigReader, key: str, *, value: Callable[[str], str | None] | None = None
+) -> dict[str, str]:
+    """An object of environment variable names to values (``value`` checks each value)."""
+    return reader.string_map(
+        key, name_pattern=ENV_NAME_PATTERN, name_allowed="an environment variable name", value=value
+    )
+
+
+def _refuse_taken_names(
+    reader: ConfigReader, key: str, names: Collection[str], *, environment: Collection[str] = ()
+) -> None:
+    """Names the service sets itself, and names plain ``environment`` already sets."""
+    for name in sorted(RESERVED_ENVIRONMENT.intersection(names)):
+        reader.problem(key, name, "set by the service itself; choose another name")
+    for name in sorted(set(environment).intersection(names)):
+        reader.problem(key, name, "also set in environment; set it in one place only")
+
+
 def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
     port = reader.integer("containerPort", minimum=1024, maximum=65535)
     cpu = reader.integer("cpu", choices=FARGATE_MEMORY.keys())
@@ -456,7 +476,7 @@ def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
     )
     path = reader.string(
         "healthCheckPath",
-        pattern=r"/[A-Za-z0-9/_.\-~%]*",
+        pattern=HTTP_PATH_PATTERN,
         allowed="an HTTP path starting with '/', e.g. /health",
     )
     drain = reader.integer(
@@ -464,20 +484,10 @@ def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         minimum=0,
         maximum=MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS,
     )
-    environment = reader.string_map(
-        "environment", name_pattern=ENV_NAME_PATTERN, name_allowed="an environment variable name"
-    )
-    secrets = reader.string_map(
-        "secrets",
-        name_pattern=ENV_NAME_PATTERN,
-        name_allowed="an environment variable name",
-        value=_secret_arn_problem,
-    )
-    for key, names in (("environment", environment), ("secrets", secrets)):
-        for name in sorted(RESERVED_ENVIRONMENT.intersection(names)):
-            reader.problem(key, name, "set by the service itself; choose another name")
-    for name in sorted(set(environment).intersection(secrets)):
-        reader.problem("secrets", name, "also set in environment; set it in one place only")
+    environment = _read_environment_map(reader, "environment")
+    secrets = _read_environment_map(reader, "secrets", value=_secret_arn_problem)
+    _refuse_taken_names(reader, "environment", environment)
+    _refuse_taken_names(reader, "secrets", secrets, environment=environment)
     for name in sorted(n for n in environment if re.fullmatch(SECRET_LIKE_NAME, n)):
         if name in RESERVED_ENVIRONMENT:
             continue  # already reported as set by the service
@@ -537,13 +547,8 @@ def _read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings
     )
     if re.fullmatch(CPUS_PATTERN, cpus) and float(cpus) <= 0:
         reader.problem("localCpus", cpus, "must be positive, e.g. 1 or 0.5")
-    secrets = reader.string_map(
-        "localSecrets", name_pattern=ENV_NAME_PATTERN, name_allowed="an environment variable name"
-    )
-    for name in sorted(RESERVED_ENVIRONMENT.intersection(secrets)):
-        reader.problem("localSecrets", name, "set by the service itself; choose another name")
-    for name in sorted(set(service.environment).intersection(secrets)):
-        reader.problem("localSecrets", name, "also set in environment; set it in one place only")
+    secrets = _read_environment_map(reader, "localSecrets")
+    _refuse_taken_names(reader, "localSecrets", secrets, environment=service.environment)
     return LocalSettings(
         app_port=ports["localAppPort"],
         registry_port=ports["localRegistryPort"],
@@ -611,7 +616,7 @@ def _read_monitoring(reader: ConfigReader) -> MonitoringSettings:
         managed_grafana=managed_grafana,
         metrics_path=reader.string(
             "metricsPath",
-            pattern=r"/[A-Za-z0-9/_.\-~%]*",
+            pattern=HTTP_PATH_PATTERN,
             allowed="an HTTP path starting with '/', e.g. /metrics",
         ),
         metrics_scrape_interval_seconds=interval,
