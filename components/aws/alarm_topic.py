@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.service import policy_document
+from components.aws.iam import policy_document
 from settings import MonitoringSettings
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"

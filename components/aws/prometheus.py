@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.service import policy_document
+from components.aws.iam import policy_document
 from components.observability import ScrapeTarget, adot_collector_config, render_yaml
 from settings import MonitoringSettings
 

@@ -17,15 +17,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from components.aws.iam import PULL_ACTIONS, policy_document
 from components.image import BUILD_CACHE_TAG
 from settings import RegistrySettings
-
-PULL_ACTIONS = (
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-)
-"""What pulling an image takes (ECS asks for these); nothing that writes or deletes."""
 
 
 def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
@@ -72,7 +66,7 @@ def pull_policy(account_ids: Sequence[str], partition: str = "aws") -> str:
         "Principal": {"AWS": principals},
         "Action": list(PULL_ACTIONS),
     }
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+    return policy_document([statement])
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.iam import PULL_ACTIONS, policy_document
 from components.runtime import runtime_environment
 from settings import ServiceSettings
 
@@ -110,10 +111,6 @@ def container_definitions(
     return containers
 
 
-def policy_document(statements: Sequence[Mapping[str, Any]]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
-
-
 def assume_role_policy(account_id: str, partition: str, region: str) -> str:
     """Only ECS tasks of this account and region may assume the roles (confused deputy)."""
     return policy_document(
@@ -151,11 +148,7 @@ def execution_role_policy(
             {
                 "Sid": "PullAppImage",
                 "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
+                "Action": list(PULL_ACTIONS),
                 "Resource": repository_arn,
             },
         ]
