@@ -30,6 +30,7 @@ class LoadBalancerArgs:
     settings: ServiceSettings
     """Container port, health check, draining, TLS, allowed CIDRs, deletion protection."""
     vpc_id: pulumi.Input[str]
+    """VPC of the load balancer's security group and target group."""
     public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Subnets of the internet-facing load balancer (two zones at least)."""
     tags: Mapping[str, str] = field(default_factory=dict)

@@ -316,6 +316,7 @@ class DeploymentAlarmsArgs:
     topic_arn: pulumi.Input[str]
     """Where ALARM and OK notifications go."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every taggable child."""
 
 
 class DeploymentAlarms(pulumi.ComponentResource):
@@ -359,14 +360,19 @@ class MonitoringArgs:
     topic_arn: pulumi.Input[str]
     """Where ALARM and OK notifications go."""
     cluster_name: pulumi.Input[str]
+    """CloudWatch dimension ``ClusterName`` of this stack's ECS cluster."""
     service_name: pulumi.Input[str]
+    """CloudWatch dimension ``ServiceName`` of this stack's ECS service."""
     load_balancer_arn_suffix: pulumi.Input[str]
+    """CloudWatch dimension ``LoadBalancer`` of this stack's load balancer."""
     target_group_arn_suffix: pulumi.Input[str]
+    """CloudWatch dimension ``TargetGroup`` of this stack's target group."""
     min_count: int
     """Autoscaling's floor: fewer running tasks raise an alarm (no alarm when 0)."""
     deployment_alarm_arns: pulumi.Input[Sequence[str]] = ()
     """Shown on the dashboard next to this component's own alarms."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every taggable child."""
 
 
 class Monitoring(pulumi.ComponentResource):

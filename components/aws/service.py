@@ -213,6 +213,7 @@ class ContainerServiceArgs:
     image_ref: pulumi.Input[str]
     """The image to run, pinned by digest."""
     vpc_id: pulumi.Input[str]
+    """VPC of the tasks' security group."""
     task_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Subnets of the tasks (private unless the network has no NAT)."""
     assign_public_ip: bool
@@ -224,6 +225,7 @@ class ContainerServiceArgs:
     target_group_arn: pulumi.Input[str]
     """Target group the tasks register in (must already have a listener)."""
     load_balancer_arn_suffix: pulumi.Input[str]
+    """CloudWatch dimension ``LoadBalancer`` of the load balancer in front of the tasks."""
     target_group_arn_suffix: pulumi.Input[str]
     """With ``load_balancer_arn_suffix``: scaling on requests per target."""
     secret_key_base: pulumi.Input[str]

@@ -95,6 +95,7 @@ class MonitoringArgs:
     grafana_port: int = 3000
     """Published host port of Grafana."""
     bind_address: str = "127.0.0.1"
+    """Host address the Prometheus and Grafana ports listen on (loopback by default)."""
     grafana_admin_password: pulumi.Input[str] | None = None
     """Secret; None - generate one."""
     labels: Mapping[str, str] = field(default_factory=dict)
