@@ -2,11 +2,12 @@
 #   make up      - `pulumi up` of a stack (default: local) after checking prerequisites
 #   make test    - everything our CI runs, on a fresh machine included
 STACK ?= local
+ARGS  ?=
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down preview test lint typecheck unit exunit tools venv clean
+.PHONY: up down preview outputs test lint typecheck unit exunit tools venv clean
 
 venv: $(STAMP)
 
@@ -16,14 +17,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
+# ARGS go to pulumi, e.g. `make up ARGS=--yes`, `make outputs ARGS=--show-secrets`.
 up: $(STAMP)
-	$(PY) scripts/stack.py up --stack $(STACK)
+	$(PY) scripts/stack.py up --stack $(STACK) -- $(ARGS)
 
 preview: $(STAMP)
-	$(PY) scripts/stack.py preview --stack $(STACK)
+	$(PY) scripts/stack.py preview --stack $(STACK) -- $(ARGS)
+
+outputs: $(STAMP)
+	$(PY) scripts/stack.py outputs --stack $(STACK) -- $(ARGS)
 
 down: $(STAMP)
-	$(PY) scripts/stack.py destroy --stack $(STACK)
+	$(PY) scripts/stack.py destroy --stack $(STACK) -- $(ARGS)
 
 tools:
 	bash scripts/ensure-tools.sh

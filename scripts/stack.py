@@ -119,14 +119,15 @@ def check_prerequisites(
     which: Which = shutil.which,
     run: Run = _quiet,
     home: Path | None = None,
+    needs_docker: bool = True,
 ) -> list[Missing]:
     """Everything missing for ``target``, in the order a person would fix it."""
     missing: list[Missing] = []
     if which("pulumi") is None:
         missing.append(Missing("Pulumi CLI (`pulumi`) not found on PATH", PULUMI_INSTALL))
-    if which("docker") is None:
+    if needs_docker and which("docker") is None:
         missing.append(Missing("Docker (`docker`) not found on PATH", DOCKER_INSTALL))
-    elif run(["docker", "info"]) != 0:
+    elif needs_docker and run(["docker", "info"]) != 0:
         missing.append(Missing("Docker engine is not running or not reachable", DOCKER_START))
     if target == "aws":
         if not has_aws_credentials(env, home or Path.home()):
@@ -180,21 +181,36 @@ def pulumi_environment(target: str, env: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
+# Wrapper actions and the pulumi command each runs; `outputs` reads the stack, builds nothing.
+PULUMI_ACTIONS = {
+    "up": ["up"],
+    "preview": ["preview"],
+    "destroy": ["destroy"],
+    "outputs": ["stack", "output"],
+}
+
+
 def pulumi_commands(action: str, stack: str, target: str, extra: Sequence[str]) -> list[list[str]]:
-    select = ["pulumi", "stack", "select", stack, "--create", "--cwd", str(PROJECT_DIR)]
-    if target == "local":
-        select += ["--secrets-provider", "passphrase"]
-    return [select, ["pulumi", action, "--stack", stack, "--cwd", str(PROJECT_DIR), *extra]]
+    select = ["pulumi", "stack", "select", stack, "--cwd", str(PROJECT_DIR)]
+    if action != "outputs":  # reading outputs never creates a stack
+        select.append("--create")
+        if target == "local":
+            select += ["--secrets-provider", "passphrase"]
+    command = ["pulumi", *PULUMI_ACTIONS[action], "--stack", stack, "--cwd", str(PROJECT_DIR)]
+    return [select, [*command, *extra]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Run Pulumi for a stack after checking prerequisites."
+        description="Run Pulumi for a stack after checking prerequisites.",
+        epilog="Arguments after -- go to pulumi unchanged.",
     )
-    parser.add_argument("action", choices=("up", "preview", "destroy"))
+    parser.add_argument("action", choices=tuple(PULUMI_ACTIONS))
     parser.add_argument("--stack", default="local")
-    parser.add_argument("extra", nargs="*", help="passed to pulumi (after --)")
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    split = words.index("--") if "--" in words else len(words)
+    args = parser.parse_args(words[:split])
+    args.extra = words[split + 1 :]
 
     stacks = available_stacks()
     if args.stack not in stacks:
@@ -205,10 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     target = stack_target(args.stack)
-    missing = check_prerequisites(target, os.environ)
+    missing = check_prerequisites(target, os.environ, needs_docker=args.action != "outputs")
     if missing:
         print(
-            f"Cannot run `pulumi {args.action}` for stack '{args.stack}' (target {target}):",
+            f"Cannot run `pulumi {' '.join(PULUMI_ACTIONS[args.action])}` for stack "
+            f"'{args.stack}' (target {target}):",
             *map(str, missing),
             sep="\n",
             file=sys.stderr,

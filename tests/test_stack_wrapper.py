@@ -74,11 +74,12 @@ def test_with_everything_present_it_selects_the_stack_then_runs_pulumi(tmp_path:
         tool = tmp_path / name
         tool.write_text(f'#!/bin/sh\necho "{name} $* | $PULUMI_BACKEND_URL" >> {log}\n')
         tool.chmod(0o755)
-    result = run_wrapper("up", path=f"{tmp_path}:{os.environ['PATH']}")
+    result = run_wrapper("up", "--stack", "local", "--", path=f"{tmp_path}:{os.environ['PATH']}")
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     assert calls[0].startswith("docker info")
-    assert calls[1].startswith("pulumi stack select local --create")
+    assert calls[1].startswith("pulumi stack select local --cwd")
+    assert "--create" in calls[1]
     assert "--secrets-provider passphrase" in calls[1]
     assert calls[2].startswith("pulumi up --stack local")
     assert calls[2].endswith(f"| {(PROJECT_DIR / '.pulumi-state').as_uri()}")
@@ -141,3 +142,43 @@ def test_local_ports_come_from_the_stack_file_over_the_defaults() -> None:
         "localPrometheusPort": 9090,
         "localGrafanaPort": 3000,
     }
+
+
+def test_outputs_need_no_docker_and_never_create_a_stack(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    tool = tmp_path / "pulumi"
+    tool.write_text(f'#!/bin/sh\necho "pulumi $*" >> {log}\n')
+    tool.chmod(0o755)
+    # The form `make outputs ARGS=--show-secrets` runs.
+    result = run_wrapper("outputs", "--stack", "local", "--", "--show-secrets", path=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    select, output = log.read_text().splitlines()
+    assert select.startswith("pulumi stack select local") and "--create" not in select
+    assert output.startswith("pulumi stack output --stack local")
+    assert output.endswith("--show-secrets")
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("up", "pulumi up --stack local"), ("outputs", "pulumi stack output --stack local")],
+)
+def test_make_runs_the_wrapper_and_passes_args_to_pulumi(
+    tmp_path: Path, target: str, expected: str
+) -> None:
+    log = tmp_path / "calls.log"
+    for name in ("docker", "pulumi"):
+        tool = tmp_path / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\n')
+        tool.chmod(0o755)
+    result = subprocess.run(
+        ["make", "--no-print-directory", target, "STACK=local", "ARGS=--yes --diff"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    last = log.read_text().splitlines()[-1]
+    assert last.startswith(expected) and last.endswith("--yes --diff"), last
