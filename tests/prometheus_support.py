@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,18 +22,12 @@ from components.observability import (
     prometheus_config,
     render_yaml,
 )
+from tests.app_release import free_port, require_tool
 from tests.promql_support import interpolate
 
 T = TypeVar("T")
 
 STARTUP_TIMEOUT_SECONDS = 30.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def poll(
@@ -120,9 +112,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def running_prometheus(config: Mapping[str, Any], workdir: Path) -> Iterator[Prometheus]:
     """Start ``prometheus`` with ``config`` on a free loopback port; stop it on exit, always."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus not found: install it with `apt-get install prometheus`")
+    binary = require_tool("prometheus", "install it with `apt-get install prometheus`")
     workdir.mkdir(parents=True, exist_ok=True)
     config_file = workdir / "prometheus.yml"
     config_file.write_text(render_yaml(config), encoding="utf-8")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.app_release import require_tool
 
 # What Grafana substitutes before sending a dashboard query: "All" jobs and a rate window.
 GRAFANA_TEST_VARIABLES: dict[str, str] = {"job": ".*", "__rate_interval": "1m"}
@@ -29,10 +28,7 @@ def interpolate(expr: str, variables: dict[str, str] = GRAFANA_TEST_VARIABLES) -
 
 def promtool() -> str:
     """Path of the real ``promtool``; fails (never skips) the test when it is not installed."""
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not found: install it with `apt-get install prometheus`")
-    return path
+    return require_tool("promtool", "install it with `apt-get install prometheus`")
 
 
 def run_promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pulumi
-import pytest
 import yaml
 
 from components.local.monitoring import (
@@ -19,25 +16,13 @@ from components.local.monitoring import (
 )
 from tests.harness import run_components
 from tests.local_support import env_map, upload
-
-
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is not installed (Debian package 'prometheus'); it must check this")
-    return path
+from tests.promql_support import run_promtool
 
 
 def test_local_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     config = tmp_path / "prometheus.yml"
     config.write_text(local_prometheus_config("elixir-app", "elixir-app-local-app:4000"))
-    checked = subprocess.run(
-        [promtool(), "check", "config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    checked = run_promtool("check", "config", config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -47,9 +32,7 @@ def test_promtool_would_catch_a_broken_config(tmp_path: Path) -> None:
     document["scrape_configs"][0]["scrape_timeout"] = "1m"
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(document))
-    checked = subprocess.run(
-        [promtool(), "check", "config", str(config)], capture_output=True, timeout=60, check=False
-    )
+    checked = run_promtool("check", "config", config)
     assert checked.returncode != 0
 
 
