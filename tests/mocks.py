@@ -3,7 +3,12 @@
 Outputs are shaped like the real ones (ARNs, repository URLs, DNS names, ``repo@sha256:``
 digests, ``vpc-``/``subnet-``/``sg-`` ids) so that code parsing them is exercised. The monitor
 also records what the engine would see but ``Mocks.new_resource`` does not: parent, protect,
-retainOnDelete, ignoreChanges and dependencies.
+retainOnDelete, ignoreChanges, replaceOnChanges, deleteBeforeReplace, dependencies and the
+alias URNs the engine would derive.
+
+URNs are built as the Pulumi engine builds them (the parent's whole qualified type chain, the
+root stack left out), not as ``MockMonitor.make_urn`` does (only the parent's last type): an
+upgrade test that compares URNs must compare the ones real stacks hold.
 """
 
 from __future__ import annotations
@@ -62,6 +67,10 @@ class Recorded:
     dependencies: list[str] = field(default_factory=list)
     secret_inputs: list[str] = field(default_factory=list)
     """Top-level inputs the program marked secret (the engine encrypts them in the state)."""
+    aliases: list[str] = field(default_factory=list)
+    """Alias URNs as the engine derives them (own aliases and those inherited from parents)."""
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -263,16 +272,88 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
         return result, []
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _urn_parts(urn: str) -> tuple[str, str, str, str]:
+    """(stack, project, qualified type, name) of a URN."""
+    head, project, qualified_type, name = urn.split("::", 3)
+    return head.removeprefix("urn:pulumi:"), project, qualified_type, name
+
+
+def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """The URN the engine gives a resource: parent's qualified type chain + ``$`` + type."""
+    if parent:
+        parent_type = _urn_parts(parent)[2]
+        if parent_type != ROOT_STACK_TYPE:
+            type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
+def _inherited_child_alias(child_type: str, child_name: str, parent_name: str, alias: str) -> str:
+    """The engine's ``inheritedChildAlias``: a child of an aliased parent is aliased too."""
+    stack, project, _, alias_name = _urn_parts(alias)
+    name = child_name
+    if child_name.startswith(parent_name):
+        name = alias_name + child_name[len(parent_name) :]
+    return engine_urn(stack, project, alias, child_type, name)
+
+
 class RecordingMonitor(MockMonitor):
     """A mock monitor that keeps every registration with its resource options."""
 
     def __init__(self, mocks: AwsLikeMocks) -> None:
         super().__init__(mocks)
         self._options: dict[str, dict[str, Any]] = {}
+        self._aliases: dict[str, list[str]] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(pulumi.get_stack(), pulumi.get_project(), parent, type_, name)
+
+    def _alias_urns(self, request: Any) -> list[str]:
+        """The engine's ``generateAliases``: the request's alias specs collapsed to URNs, then
+        multiplied out by every alias of the parent."""
+        stack, project = pulumi.get_stack(), pulumi.get_project()
+
+        def collapse(alias: Any) -> str:
+            if alias.urn:
+                return alias.urn
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            return engine_urn(
+                spec.stack or stack,
+                spec.project or project,
+                parent,
+                spec.type or request.type,
+                spec.name or request.name,
+            )
+
+        own = [collapse(alias) for alias in request.aliases]
+        own += list(request.aliasURNs)
+        result = list(own)
+        if request.parent:
+            parent_name = _urn_parts(request.parent)[3]
+            for parent_alias in self._aliases.get(request.parent, []):
+                result.append(
+                    _inherited_child_alias(request.type, request.name, parent_name, parent_alias)
+                )
+                for alias in own:
+                    _, _, alias_type, alias_name = _urn_parts(alias)
+                    result.append(
+                        _inherited_child_alias(
+                            alias_type.split("$")[-1], alias_name, parent_name, parent_alias
+                        )
+                    )
+        return list(dict.fromkeys(result))
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
+        aliases = self._alias_urns(request)
+        self._aliases[response.urn] = aliases
         self._options[response.urn] = {
+            "aliases": aliases,
+            "replace_on_changes": list(request.replaceOnChanges),
+            "delete_before_replace": bool(request.deleteBeforeReplace),
             "inputs": unwrap(rpc.deserialize_properties(request.object)),
             "parent": request.parent,
             "protect": bool(request.protect),
@@ -306,6 +387,9 @@ class RecordingMonitor(MockMonitor):
                     ignore_changes=options.get("ignore_changes", []),
                     dependencies=options.get("dependencies", []),
                     secret_inputs=options.get("secret_inputs", []),
+                    aliases=options.get("aliases", []),
+                    replace_on_changes=options.get("replace_on_changes", []),
+                    delete_before_replace=options.get("delete_before_replace", False),
                 )
             )
         return result
@@ -313,3 +397,4 @@ class RecordingMonitor(MockMonitor):
     def clear(self) -> None:
         self.resources.clear()
         self._options.clear()
+        self._aliases.clear()

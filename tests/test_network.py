@@ -69,3 +69,15 @@ def test_existing_vpc_creates_nothing_and_uses_the_given_subnets() -> None:
     run = run_components(build)
     assert run.custom() == []
     assert holder["n"].assign_public_ip is False
+
+
+@pytest.mark.parametrize("nat", ["single", "perAz"])
+def test_nat_gateways_and_their_addresses_wait_for_the_internet_gateway(nat: str) -> None:
+    """AWS refuses a public NAT gateway in a VPC whose internet gateway is not attached yet."""
+    settings = NetworkSettings(availability_zones=2, nat_gateways=nat)  # type: ignore[arg-type]
+    run = run_components(lambda: [Network("g", NetworkArgs(settings=settings)).vpc_id])
+    gateway = run.one("aws:ec2/internetGateway:InternetGateway")
+    waiting = run.of_type("aws:ec2/natGateway:NatGateway") + run.of_type("aws:ec2/eip:Eip")
+    assert waiting
+    for resource in waiting:
+        assert gateway.urn in resource.dependencies, resource.urn

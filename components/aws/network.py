@@ -127,7 +127,9 @@ class Network(pulumi.ComponentResource):
                     opts=child,
                 )
             )
-        self._route_private_subnets(name, settings, tags, vpc, public_subnets, private_subnets)
+        self._route_private_subnets(
+            name, settings, tags, vpc, gateway, public_subnets, private_subnets
+        )
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         task_subnets = public_subnets if settings.tasks_in_public_subnets else private_subnets
@@ -139,11 +141,16 @@ class Network(pulumi.ComponentResource):
         settings: NetworkSettings,
         tags: dict[str, str],
         vpc: aws.ec2.Vpc,
+        gateway: aws.ec2.InternetGateway,
         public_subnets: list[aws.ec2.Subnet],
         private_subnets: list[aws.ec2.Subnet],
     ) -> None:
-        """One route table per private subnet, through its zone's NAT (or the single one)."""
+        """One route table per private subnet, through its zone's NAT (or the single one).
+
+        A public NAT gateway (and its address) needs the VPC's internet gateway attached first;
+        nothing in their inputs says so, hence the explicit dependency."""
         child = pulumi.ResourceOptions(parent=self)
+        nat_opts = pulumi.ResourceOptions(parent=self, depends_on=[gateway])
         nat_count = {"none": 0, "single": 1, "perAz": len(public_subnets)}[settings.nat_gateways]
         nats = []
         for index in range(nat_count):
@@ -151,7 +158,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-nat-{index}",
                 domain="vpc",
                 tags={**tags, "Name": f"{name}-nat-{index}"},
-                opts=child,
+                opts=nat_opts,
             )
             nats.append(
                 aws.ec2.NatGateway(
@@ -159,7 +166,7 @@ class Network(pulumi.ComponentResource):
                     allocation_id=address.allocation_id,
                     subnet_id=public_subnets[index].id,
                     tags={**tags, "Name": f"{name}-nat-{index}"},
-                    opts=child,
+                    opts=nat_opts,
                 )
             )
         for index, subnet in enumerate(private_subnets):

@@ -445,7 +445,7 @@ class ContainerService(pulumi.ComponentResource):
             security_group_id=task_sg.id,
             ip_protocol="-1",
             cidr_ipv4="0.0.0.0/0",
-            description="Image pulls, logs, secrets and the app's own dependencies",
+            description="Image pulls, logs, secrets and outbound calls of the app",
             tags=self._tags,
             opts=self._child(parent=task_sg),
         )
