@@ -248,8 +248,12 @@ class ConfigReader:
         name_pattern: str | None = None,
         name_allowed: str = "",
         value: Callable[[str], str | None] | None = None,
+        mask_values: bool = False,
     ) -> dict[str, str]:
-        """An object of string to string; scalar values are taken as their string form."""
+        """An object of string to string; scalar values are taken as their string form.
+
+        ``mask_values``: problems name the entry but never echo its value (a credential pasted
+        where an ARN belongs must not end up in CI logs)."""
         raw = self._raw(key)
         if raw is _MISSING or raw is None:
             return {}
@@ -271,7 +275,8 @@ class ConfigReader:
                 self.problem(key, name, name_allowed or f"names must match {name_pattern}")
             message = value(text) if value else None
             if message:
-                self.problem(key, {name: text}, message)
+                shown = f"<value hidden, {len(text)} characters>" if mask_values else text
+                self.problem(key, {name: shown}, message)
             result[str(name)] = text
         return dict(sorted(result.items()))
 

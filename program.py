@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
+from components.aws.cluster import Cluster, ClusterArgs
+from components.aws.firewall import allow
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.monitoring import (
     DeploymentAlarms,
@@ -21,20 +23,45 @@ from components.aws.monitoring import (
 from components.aws.network import Network, NetworkArgs
 from components.aws.prometheus import ManagedPrometheus, ManagedPrometheusArgs
 from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
-from components.aws.service import ContainerService, ContainerServiceArgs
+from components.aws.runtime_secrets import RuntimeSecrets, RuntimeSecretsArgs
+from components.aws.service import LoadBalancerAttachment, Service, ServiceArgs
+from components.aws.task import FargateTask, FargateTaskArgs, ecr_repository_arn
 from components.image import ContainerImage, ContainerImageArgs
 from components.local import monitoring as local_monitoring
 from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
-from settings import Settings
+from components.runtime import runtime_variables
+from settings import ServiceSettings, Settings
 
 Outputs = Mapping[str, pulumi.Input[object]]
+
+
+def load_balancer_args(
+    service: ServiceSettings,
+    vpc_id: pulumi.Input[str],
+    public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+    tags: Mapping[str, str],
+) -> LoadBalancerArgs:
+    return LoadBalancerArgs(
+        container_port=service.container_port,
+        health_check_path=service.health_check_path,
+        deregistration_delay_seconds=service.deregistration_delay_seconds,
+        ingress_cidrs=service.ingress_cidrs,
+        domain=service.domain,
+        certificate_arn=service.certificate_arn,
+        deletion_protection=service.alb_deletion_protection,
+        vpc_id=vpc_id,
+        public_subnet_ids=public_subnet_ids,
+        tags=tags,
+    )
 
 
 def build_aws(settings: Settings) -> Outputs:
     prefix = settings.resource_prefix
     tags = settings.tags
+    service_settings = settings.service
+    monitoring_settings = settings.monitoring
     network = Network(prefix, NetworkArgs(settings=settings.network, tags=tags))
     registry = ContainerRegistry(
         prefix,
@@ -51,14 +78,13 @@ def build_aws(settings: Settings) -> Outputs:
         ),
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
-    monitoring_settings = settings.monitoring
     alarm_topic = AlarmTopic(prefix, AlarmTopicArgs(settings=monitoring_settings, tags=tags))
     prometheus = (
         ManagedPrometheus(
             prefix,
             ManagedPrometheusArgs(
                 settings=monitoring_settings,
-                container_port=settings.service.container_port,
+                container_port=service_settings.container_port,
                 tags=tags,
             ),
         )
@@ -67,12 +93,7 @@ def build_aws(settings: Settings) -> Outputs:
     )
     load_balancer = LoadBalancer(
         prefix,
-        LoadBalancerArgs(
-            settings=settings.service,
-            vpc_id=network.vpc_id,
-            public_subnet_ids=network.public_subnet_ids,
-            tags=tags,
-        ),
+        load_balancer_args(service_settings, network.vpc_id, network.public_subnet_ids, tags),
     )
     deployment_alarms = DeploymentAlarms(
         prefix,
@@ -84,27 +105,90 @@ def build_aws(settings: Settings) -> Outputs:
             tags=tags,
         ),
     )
-    service = ContainerService(
+    cluster = Cluster(prefix, ClusterArgs(fargate_spot=service_settings.fargate_spot, tags=tags))
+    runtime_secrets = RuntimeSecrets(
         prefix,
-        ContainerServiceArgs(
-            settings=settings.service,
-            image_ref=image.image_ref,
-            vpc_id=network.vpc_id,
-            task_subnet_ids=network.task_subnet_ids,
-            assign_public_ip=network.assign_public_ip,
-            host=load_balancer.host,
-            load_balancer_security_group_id=load_balancer.security_group_id,
-            target_group_arn=load_balancer.target_group_arn,
-            load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
-            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
-            secret_key_base=secrets.secret_key_base,
-            release_cookie=secrets.release_cookie,
+        RuntimeSecretsArgs(
+            values={
+                "SECRET_KEY_BASE": secrets.secret_key_base,
+                "RELEASE_COOKIE": secrets.release_cookie,
+            },
+            description="Phoenix SECRET_KEY_BASE and the Erlang RELEASE_COOKIE of this stack",
             tags=tags,
-            retain_on_delete=settings.retain_on_delete,
-            log_kms_key_arn=monitoring_settings.log_kms_key_arn,
-            sidecars=[prometheus.sidecar] if prometheus else [],
+        ),
+    )
+    task = FargateTask(
+        prefix,
+        FargateTaskArgs(
+            image_ref=image.image_ref,
+            # Pull rights on exactly the repository the image comes from.
+            repository_arn=registry.repository_arn
+            if settings.image.prebuilt is None
+            else ecr_repository_arn(settings.image.prebuilt),
+            container_port=service_settings.container_port,
+            cpu=service_settings.cpu,
+            memory=service_settings.memory,
+            cpu_architecture=service_settings.cpu_architecture,
+            stop_timeout_seconds=service_settings.stop_timeout_seconds,
+            vpc_id=network.vpc_id,
+            log_retention_days=service_settings.log_retention_days,
+            environment=runtime_variables(
+                container_port=service_settings.container_port,
+                stop_timeout_seconds=service_settings.stop_timeout_seconds,
+                host=load_balancer.host,
+                environment=service_settings.environment,
+            ),
+            secrets={**service_settings.secret_arns, **runtime_secrets.references},
+            secret_kms_key_arns=service_settings.secret_kms_key_arns,
+            enable_execute_command=service_settings.enable_execute_command,
             task_role_statements=[prometheus.task_role_statement] if prometheus else [],
+            sidecars=[prometheus.sidecar] if prometheus else [],
+            log_kms_key_arn=monitoring_settings.log_kms_key_arn,
+            retain_on_delete=settings.retain_on_delete,
+            tags=tags,
+        ),
+    )
+    # Cross-unit wiring: the load balancer reaches the tasks on the container port, only.
+    allow(
+        f"{prefix}-task-in-alb",
+        receiver=task.security_group,
+        sender_id=load_balancer.security_group_id,
+        from_port=service_settings.container_port,
+        description="App port from the load balancer",
+        sender_description="Requests and health checks to the tasks",
+        egress_name=f"{prefix}-alb-out-tasks",
+        tags=tags,
+    )
+    service = Service(
+        prefix,
+        ServiceArgs(
+            cluster_arn=cluster.cluster_arn,
+            cluster_name=cluster.cluster_name,
+            task_definition_arn=task.task_definition_arn,
+            subnet_ids=network.task_subnet_ids,
+            security_group_ids=[task.security_group_id],
+            assign_public_ip=network.assign_public_ip,
+            desired_count=service_settings.desired_count,
+            min_count=service_settings.min_count,
+            max_count=service_settings.max_count,
+            cpu_target_percent=service_settings.cpu_target_percent,
+            fargate_spot=service_settings.fargate_spot,
+            load_balancer=LoadBalancerAttachment(
+                target_group_arn=load_balancer.target_group_arn,
+                container_port=service_settings.container_port,
+                health_check_grace_period_seconds=(
+                    service_settings.health_check_grace_period_seconds
+                ),
+                requests_per_target=service_settings.requests_per_target,
+                request_count_label=pulumi.Output.concat(
+                    load_balancer.load_balancer_arn_suffix,
+                    "/",
+                    load_balancer.target_group_arn_suffix,
+                ),
+            ),
             deployment_alarm_names=deployment_alarms.alarm_names,
+            enable_execute_command=service_settings.enable_execute_command,
+            tags=tags,
         ),
     )
     monitoring = Monitoring(
@@ -112,11 +196,11 @@ def build_aws(settings: Settings) -> Outputs:
         MonitoringArgs(
             settings=monitoring_settings,
             topic_arn=alarm_topic.topic_arn,
-            cluster_name=service.cluster_name,
+            cluster_name=cluster.cluster_name,
             service_name=service.service_name,
             load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
-            min_count=settings.service.min_count,
+            min_count=service_settings.min_count,
             deployment_alarm_arns=deployment_alarms.alarm_arns,
             tags=tags,
         ),
@@ -134,12 +218,17 @@ def build_aws(settings: Settings) -> Outputs:
         "url": load_balancer.url,
         "registryUrl": registry.repository_url,
         "image": image.image_ref,
-        "clusterName": service.cluster_name,
+        "clusterName": cluster.cluster_name,
+        "clusterArn": cluster.cluster_arn,
         "serviceName": service.service_name,
-        "logGroupName": service.log_group_name,
+        "logGroupName": task.log_group_name,
         "loadBalancerDnsName": load_balancer.dns_name,
         "alarmTopicArn": alarm_topic.topic_arn,
         "dashboardName": monitoring.dashboard_name,
+        "vpcId": network.vpc_id,
+        "privateSubnetIds": network.private_subnet_ids,
+        "taskSecurityGroupId": task.security_group_id,
+        "taskRoleArn": task.task_role_arn,
         **prometheus_outputs,
     }
 

@@ -93,6 +93,11 @@ VPC_ID = r"vpc-[0-9a-f]{8,17}"
 KMS_KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,63}"
 HTTPS_URL_PATTERN = r"https://[A-Za-z0-9\-.]+\.[A-Za-z]{2,63}(:\d{1,5})?(/\S*)?"
+# Incoming webhooks of chat tools: they answer SNS's SubscriptionConfirmation with nothing.
+CHAT_WEBHOOK = (
+    r"https://(hooks\.slack\.com|(discord|discordapp)\.com/api/webhooks|chat\.googleapis\.com"
+    r"|[a-z0-9.-]*\.webhook\.office\.com|outlook\.office\.com/webhook)"
+)
 SQS_QUEUE_ARN = r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_\-]{1,80}(\.fifo)?"
 # Periods CloudWatch accepts for AWS/ECS and AWS/ApplicationELB metrics (1-minute resolution).
 ALARM_PERIODS = (60, 300, 900, 3600)
@@ -103,7 +108,10 @@ RESERVED_ENVIRONMENT = frozenset(
 )
 # Names whose values are secrets by convention: refused in plain `environment` (the policy pack's
 # ecs-no-plaintext-secrets rule uses the same convention; a test keeps the two in step).
-SECRET_LIKE_NAME = r"(?i)(SECRET_KEY_BASE|RELEASE_COOKIE|DATABASE_URL|[A-Z0-9_]*_(PASSWORD|TOKEN))"
+SECRET_LIKE_NAME = (
+    r"(?i)(SECRET_KEY_BASE|RELEASE_COOKIE|DATABASE_URL|API_KEY"
+    r"|[A-Z0-9_]*_(PASSWORD|PASSWD|PASS|TOKEN|SECRET|API_KEY|CREDENTIALS|PRIVATE_KEY))"
+)
 # Build inputs whose changes matter to the image; anything else in the context is ignored.
 CONTEXT_IGNORED_DIRS = frozenset({"_build", "deps", ".git", ".elixir_ls", "node_modules"})
 
@@ -193,6 +201,9 @@ class ServiceSettings:
     """Plain environment variables, sorted, no nulls."""
     secret_arns: Mapping[str, str] = field(default_factory=dict)
     """Environment variable name -> Secrets Manager / SSM ARN, injected as ECS secrets."""
+    secret_kms_key_arns: tuple[str, ...] = ()
+    """Customer-managed KMS keys those secrets are encrypted with (the execution role may
+    decrypt with exactly these, through Secrets Manager/SSM only)."""
 
     @property
     def stop_timeout_seconds(self) -> int:
@@ -245,7 +256,7 @@ class MonitoringSettings:
     alarm_emails: tuple[str, ...] = ()
     """E-mail addresses subscribed to the alarm topic (each must confirm)."""
     alarm_webhooks: tuple[str, ...] = ()
-    """https endpoints (Slack/PagerDuty/Opsgenie integrations) subscribed to the alarm topic."""
+    """https endpoints that confirm SNS subscriptions (PagerDuty, Opsgenie), on the topic."""
     alarm_sqs_queue_arn: str | None = None
     """A standard SQS queue subscribed to the alarm topic (its policy must admit the topic)."""
     cpu_high_percent: int = 80
@@ -342,6 +353,14 @@ def resolve_architecture(configured: str, target: str, machine: str | None = Non
     return HOST_ARCHITECTURES.get((machine or platform.machine()).lower(), "x86_64")
 
 
+def _path_is(path: Path, test: Callable[[Path], bool]) -> bool:
+    """``test(path)``, False where the OS refuses the path itself (name too long, NUL byte)."""
+    try:
+        return test(path)
+    except (OSError, ValueError):
+        return False
+
+
 def _read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> ImageSettings:
     context = project_dir / reader.string("imageContext")
     dockerfile = project_dir / reader.string("imageDockerfile")
@@ -359,14 +378,16 @@ def _read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> I
         "imageBuildArgs", name_pattern=ENV_NAME_PATTERN, name_allowed="a build-arg name"
     )
     build_on_preview = reader.boolean("buildOnPreview")
+    context_found = _path_is(context, Path.is_dir)
+    dockerfile_found = _path_is(dockerfile, Path.is_file)
     if prebuilt is None:
-        reader.require(context.is_dir(), "imageContext", str(context), "must be a directory")
-        reader.require(dockerfile.is_file(), "imageDockerfile", str(dockerfile), "file not found")
+        reader.require(context_found, "imageContext", str(context), "must be a directory")
+        reader.require(dockerfile_found, "imageDockerfile", str(dockerfile), "file not found")
     docker_platform = ARCHITECTURES.get(architecture, "linux/amd64")
     if tag is None:
         tag = (
             "src-" + build_digest(context, dockerfile, build_args, docker_platform)
-            if context.is_dir() and dockerfile.is_file()
+            if context_found and dockerfile_found
             else "latest"
         )
     return ImageSettings(
@@ -435,11 +456,19 @@ def _read_network(reader: ConfigReader) -> NetworkSettings:
 
 
 def _read_environment_map(
-    reader: ConfigReader, key: str, *, value: Callable[[str], str | None] | None = None
+    reader: ConfigReader,
+    key: str,
+    *,
+    value: Callable[[str], str | None] | None = None,
+    mask_values: bool = False,
 ) -> dict[str, str]:
     """An object of environment variable names to values (``value`` checks each value)."""
     return reader.string_map(
-        key, name_pattern=ENV_NAME_PATTERN, name_allowed="an environment variable name", value=value
+        key,
+        name_pattern=ENV_NAME_PATTERN,
+        name_allowed="an environment variable name",
+        value=value,
+        mask_values=mask_values,
     )
 
 
@@ -485,7 +514,7 @@ def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         maximum=MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS,
     )
     environment = _read_environment_map(reader, "environment")
-    secrets = _read_environment_map(reader, "secrets", value=_secret_arn_problem)
+    secrets = _read_environment_map(reader, "secrets", value=_secret_arn_problem, mask_values=True)
     _refuse_taken_names(reader, "environment", environment)
     _refuse_taken_names(reader, "secrets", secrets, environment=environment)
     for name in sorted(n for n in environment if re.fullmatch(SECRET_LIKE_NAME, n)):
@@ -507,6 +536,14 @@ def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
     )
     if certificate is not None and domain is None:
         reader.problem("domain", None, "required with certificateArn (the certificate's host)")
+    fargate_spot = reader.boolean("fargateSpot")
+    if fargate_spot and architecture == "arm64":
+        reader.problem(
+            "fargateSpot",
+            True,
+            "Fargate Spot runs x86_64 Linux tasks only: with architecture arm64, set "
+            "fargateSpot: false (or architecture: x86_64)",
+        )
     return ServiceSettings(
         container_port=port,
         cpu=cpu,
@@ -524,13 +561,14 @@ def _read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         deregistration_delay_seconds=drain,
         log_retention_days=reader.integer("logRetentionDays", choices=LOG_RETENTION_DAYS),
         enable_execute_command=reader.boolean("enableExecuteCommand"),
-        fargate_spot=reader.boolean("fargateSpot"),
+        fargate_spot=fargate_spot,
         ingress_cidrs=reader.string_list("ingressCidrs", item=cidr_problem, min_items=1),
         domain=domain,
         certificate_arn=certificate,
         alb_deletion_protection=reader.boolean("albDeletionProtection"),
         environment=MappingProxyType(environment),
         secret_arns=MappingProxyType(secrets),
+        secret_kms_key_arns=reader.string_list("secretsKmsKeyArns", item=_kms_key_problem),
     )
 
 
@@ -547,7 +585,7 @@ def _read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings
     )
     if re.fullmatch(CPUS_PATTERN, cpus) and float(cpus) <= 0:
         reader.problem("localCpus", cpus, "must be positive, e.g. 1 or 0.5")
-    secrets = _read_environment_map(reader, "localSecrets")
+    secrets = _read_environment_map(reader, "localSecrets", mask_values=True)
     _refuse_taken_names(reader, "localSecrets", secrets, environment=service.environment)
     return LocalSettings(
         app_port=ports["localAppPort"],
@@ -566,14 +604,26 @@ def _read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings
     )
 
 
+def _kms_key_problem(value: str) -> str | None:
+    if re.fullmatch(KMS_KEY_ARN, value):
+        return None
+    return "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias"
+
+
 def _email_problem(value: str) -> str | None:
     return None if re.fullmatch(EMAIL_PATTERN, value) else "must be an e-mail address"
 
 
 def _webhook_problem(value: str) -> str | None:
-    if re.fullmatch(HTTPS_URL_PATTERN, value):
-        return None
-    return "must be an https:// URL (SNS delivers to webhooks over https only here)"
+    if not re.fullmatch(HTTPS_URL_PATTERN, value):
+        return "must be an https:// URL (SNS delivers to webhooks over https only here)"
+    if re.match(CHAT_WEBHOOK, value):
+        return (
+            "a chat incoming webhook never confirms an SNS subscription, so `up` would fail: "
+            "use an endpoint that confirms (PagerDuty, Opsgenie) or AWS Chatbot "
+            "(docs/monitoring.md)"
+        )
+    return None
 
 
 def _read_monitoring(reader: ConfigReader) -> MonitoringSettings:
@@ -682,6 +732,13 @@ def load(
         local=_read_local(reader, service),
         monitoring=_read_monitoring(reader),
     )
+    if target == "aws" and settings.local.secrets:
+        reader.problem(
+            "localSecrets",
+            sorted(settings.local.secrets),
+            "applies to the local target only; on aws give the app secrets through `secrets` "
+            "(Secrets Manager or SSM ARNs)",
+        )
     reader.check_unknown_keys(OBJECT_KEYS)
     reader.raise_if_problems()
     return settings

@@ -24,8 +24,8 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
 
-# Services the ECS task and execution roles of the main stacks are handed to.
-PASS_ROLE_SERVICES = ("ecs-tasks.amazonaws.com",)
+# Services the program hands its roles to: ECS tasks, and Managed Grafana (managedGrafana: true).
+PASS_ROLE_SERVICES = ("ecs-tasks.amazonaws.com", "grafana.amazonaws.com")
 # Service-linked roles AWS creates on the first ECS service / load balancer of an account.
 SERVICE_LINKED_ROLES = (
     "ecs.amazonaws.com",

@@ -22,6 +22,26 @@ BUILD_CACHE_TAG = "buildcache"
 """The one tag overwritten by every build: BuildKit inline cache for the next build."""
 
 
+def is_pushed_reference(reference: str) -> bool:
+    """``<repository>@sha256:<digest>``, what a registry serves; not a bare local image id."""
+    repository, _, digest = reference.partition("@sha256:")
+    return bool(repository) and len(digest) == 64
+
+
+def pushed_reference(reference: str) -> str:
+    """The digest reference ``up`` pushed, or unknown during a preview.
+
+    During a preview pulumi-docker builds but does not push, and its ``repoDigest`` is the local
+    image id (``sha256:…``): shown in a task definition it would claim a deployment of an image
+    no registry holds, so a preview shows the reference as unknown (computed at ``up``).
+    """
+    if is_pushed_reference(reference):
+        return reference
+    if pulumi.runtime.is_dry_run():
+        return cast("str", pulumi.output.UNKNOWN)
+    raise ValueError(f"the image build returned {reference!r}, not a pushed digest reference")
+
+
 def build_args(settings: ImageSettings) -> dict[str, str]:
     """Build args from the settings plus the inline-cache flag that makes ``cache_from`` work."""
     return {**settings.build_args, "BUILDKIT_INLINE_CACHE": "1"}
@@ -70,16 +90,16 @@ class ContainerImage(pulumi.ComponentResource):
                 registry=args.registry,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            self.image_ref = image.repo_digest.apply(pushed_reference)
             if args.registry is not None:
-                self._push_build_cache(name, image, cache_ref, args.registry)
-            self.image_ref = image.repo_digest
+                self._push_build_cache(name, self.image_ref, cache_ref, args.registry)
             self.image_name = image.image_name
         self.register_outputs({"image_ref": self.image_ref, "image_name": self.image_name})
 
     def _push_build_cache(
         self,
         name: str,
-        image: docker.Image,
+        pushed: pulumi.Output[str],
         cache_ref: pulumi.Output[str],
         registry: docker.RegistryArgs,
     ) -> None:
@@ -87,7 +107,7 @@ class ContainerImage(pulumi.ComponentResource):
         # its own auth_config the provider fails with "Unable to get authConfig for registry".
         cache_tag = docker.Tag(
             f"{name}-cache-tag",
-            source_image=image.repo_digest,
+            source_image=pushed,
             target_image=cache_ref,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -95,7 +115,7 @@ class ContainerImage(pulumi.ComponentResource):
             f"{name}-cache-push",
             name=cache_tag.target_image,
             keep_remotely=True,
-            triggers={"digest": image.repo_digest},
+            triggers={"digest": pushed},
             auth_config=docker.RegistryImageAuthConfigArgs(
                 address=cast("pulumi.Input[str]", registry.server),
                 username=registry.username,

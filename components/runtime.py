@@ -7,6 +7,7 @@ release behaves the same on either target.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 from settings import ServiceSettings
 
@@ -14,23 +15,37 @@ DRAIN_MARGIN_SECONDS = 5
 """The BEAM finishes draining this long before the container's stop timeout kills it (the app
 reads ``SHUTDOWN_DRAIN_MS``)."""
 
+Host = TypeVar("Host")
 
-def runtime_environment(
-    settings: ServiceSettings, host: str, extra: Mapping[str, str] | None = None
-) -> list[dict[str, str]]:
-    """What a Phoenix release needs at boot plus the stack's variables: sorted, no nulls.
 
-    Sorted so the task definition (or container) does not churn between identical deployments.
-    """
-    drain_ms = max(settings.stop_timeout_seconds - DRAIN_MARGIN_SECONDS, 1) * 1000
-    variables = {
-        **settings.environment,
-        **(extra or {}),
-        "PORT": str(settings.container_port),
+def runtime_variables(
+    *,
+    container_port: int,
+    stop_timeout_seconds: int,
+    host: Host,
+    environment: Mapping[str, str] | None = None,
+) -> dict[str, str | Host]:
+    """What a Phoenix release needs at boot plus the stack's own variables (which cannot
+    override these: settings refuse the names)."""
+    drain_ms = max(stop_timeout_seconds - DRAIN_MARGIN_SECONDS, 1) * 1000
+    return {
+        **(environment or {}),
+        "PORT": str(container_port),
         "PHX_SERVER": "true",
         "PHX_HOST": host,
         "SHUTDOWN_DRAIN_MS": str(drain_ms),
     }
+
+
+def runtime_environment(settings: ServiceSettings, host: str) -> list[dict[str, str]]:
+    """The variables as a sorted name/value list without nulls, so the container (or task
+    definition) does not churn between identical deployments."""
+    variables = runtime_variables(
+        container_port=settings.container_port,
+        stop_timeout_seconds=settings.stop_timeout_seconds,
+        host=host,
+        environment=settings.environment,
+    )
     return [
         {"name": name, "value": value}
         for name, value in sorted(variables.items())

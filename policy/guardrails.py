@@ -56,7 +56,9 @@ MAX_DEREGISTRATION_DELAY_SECONDS = 120
 """AWS's default is 300 s, and every deploy waits for it (Fargate's stopTimeout caps at 120)."""
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 SECRET_NAME = re.compile(
-    r"^(SECRET_KEY_BASE|RELEASE_COOKIE|DATABASE_URL|[A-Z0-9_]*_(PASSWORD|TOKEN))$", re.IGNORECASE
+    r"^(SECRET_KEY_BASE|RELEASE_COOKIE|DATABASE_URL|API_KEY"
+    r"|[A-Z0-9_]*_(PASSWORD|PASSWD|PASS|TOKEN|SECRET|API_KEY|CREDENTIALS|PRIVATE_KEY))$",
+    re.IGNORECASE,
 )
 LOOPBACK_HINT = "127.0.0.1"
 
@@ -311,8 +313,9 @@ ecs_sidecar_image_pinned_by_digest = ResourceValidationPolicy(
 ecs_no_plaintext_secrets = ResourceValidationPolicy(
     name="ecs-no-plaintext-secrets",
     description=(
-        "Secret-looking variables (SECRET_KEY_BASE, RELEASE_COOKIE, DATABASE_URL, *_PASSWORD, "
-        "*_TOKEN) come from 'secrets', never plain 'environment'."
+        "Secret-looking variables (SECRET_KEY_BASE, RELEASE_COOKIE, DATABASE_URL, API_KEY, "
+        "*_PASSWORD, *_PASS, *_TOKEN, *_SECRET, *_API_KEY, *_CREDENTIALS, *_PRIVATE_KEY) come "
+        "from 'secrets', never plain 'environment'."
     ),
     enforcement_level=MANDATORY,
     validate=_on(TASK_DEFINITION, _check_plain_secrets),

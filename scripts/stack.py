@@ -24,7 +24,6 @@ from pathlib import Path
 import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))  # run as a script: the project's modules live one level up
 
 
 PROJECT = "elixir-devops"
@@ -190,12 +189,40 @@ PULUMI_ACTIONS = {
 }
 
 
-def pulumi_commands(action: str, stack: str, target: str, extra: Sequence[str]) -> list[list[str]]:
+SECRETS_PROVIDER_VARIABLE = "PULUMI_SECRETS_PROVIDER"
+"""Where a cloud stack's KMS secrets provider can be given when its stack file has none yet."""
+
+
+def secrets_provider(
+    stack: str, target: str, env: Mapping[str, str], project_dir: Path = PROJECT_DIR
+) -> str | None:
+    """How a missing stack is created: the local target's passphrase; a cloud stack's KMS
+    provider from its stack file (``secretsprovider``, written by ``pulumi stack init``) or
+    ``$PULUMI_SECRETS_PROVIDER``; None when neither is known (never a passphrase prompt)."""
+    if target == "local":
+        return "passphrase"
+    document = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    return document.get("secretsprovider") or env.get(SECRETS_PROVIDER_VARIABLE) or None
+
+
+def create_stack_hint(stack: str) -> str:
+    return (
+        f"stack '{stack}' cannot be created without its KMS secrets provider (cloud stacks never "
+        "get a passphrase). Create it once, with the key bootstrap/ made:\n"
+        f"  pulumi stack init {stack} --secrets-provider "
+        f'"$(pulumi -C bootstrap stack output secretsProviders --json | jq -r .{stack})"\n'
+        f"or set {SECRETS_PROVIDER_VARIABLE}=awskms:///<key ARN>?region=<region> and run again."
+    )
+
+
+def pulumi_commands(
+    action: str, stack: str, extra: Sequence[str], provider: str | None = None
+) -> list[list[str]]:
+    """``stack select`` (creating the stack with ``provider`` when one is known and the action
+    writes), then the action itself."""
     select = ["pulumi", "stack", "select", stack, "--cwd", str(PROJECT_DIR)]
-    if action != "outputs":  # reading outputs never creates a stack
-        select.append("--create")
-        if target == "local":
-            select += ["--secrets-provider", "passphrase"]
+    if action != "outputs" and provider is not None:  # reading outputs never creates a stack
+        select += ["--create", "--secrets-provider", provider]
     command = ["pulumi", *PULUMI_ACTIONS[action], "--stack", stack, "--cwd", str(PROJECT_DIR)]
     return [select, [*command, *extra]]
 
@@ -238,9 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "up":
             for warning in port_warnings(busy_ports(local_ports(args.stack))):
                 print(warning, file=sys.stderr)
-    for command in pulumi_commands(args.action, args.stack, target, args.extra):
+    provider = secrets_provider(args.stack, target, os.environ)
+    for index, command in enumerate(pulumi_commands(args.action, args.stack, args.extra, provider)):
         code = subprocess.run(command, env=env, check=False).returncode
         if code != 0:
+            if index == 0 and provider is None and args.action != "outputs":
+                print(create_stack_hint(args.stack), file=sys.stderr)
             return code
     return 0
 

@@ -107,18 +107,23 @@ def run_components(build: Callable[[], Iterable[pulumi.Output[Any]] | None]) -> 
 
 
 def run_stack(
-    stack: str, overrides: Mapping[str, Any] | None = None, remove: Iterable[str] = ()
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    remove: Iterable[str] = (),
+    *,
+    preview: bool = False,
 ) -> Registered:
     """Runs the program for ``stack`` in a subprocess with its stack file's config.
 
-    ``overrides`` are extra project keys (bare names), ``remove`` keys dropped from the file.
+    ``overrides`` are extra project keys (bare names), ``remove`` keys dropped from the file;
+    ``preview`` runs it the way ``pulumi preview`` does.
     """
     config = stack_file_config(stack)
     for key in remove:
         config.pop(f"{PROJECT}:{key}", None)
     config |= {f"{PROJECT}:{k}": v for k, v in (overrides or {}).items()}
     completed = subprocess.run(
-        [sys.executable, "-m", "tests.run_program", stack],
+        [sys.executable, "-m", "tests.run_program", stack, *(["--preview"] if preview else [])],
         input=json.dumps(config),
         capture_output=True,
         text=True,

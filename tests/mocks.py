@@ -31,7 +31,10 @@ def short_hash(text: str, length: int = 8) -> str:
 
 
 def unwrap(value: Any) -> Any:
-    """Plain values from mock inputs: secrets unwrapped, recursively."""
+    """Plain values from mock inputs: secrets unwrapped, unknowns (previews) as the engine's
+    unknown sentinel, recursively."""
+    if isinstance(value, pulumi.output.Unknown):
+        return rpc.UNKNOWN
     if isinstance(value, dict):
         if _is_secret(value):
             return unwrap(value.get("value"))
@@ -95,6 +98,11 @@ def _uuid_like(text: str) -> str:
 
 
 class AwsLikeMocks(pulumi.runtime.Mocks):
+    def __init__(self, preview: bool = False) -> None:
+        super().__init__()
+        self.preview = preview
+        """Answer as providers do during ``pulumi preview``."""
+
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = unwrap(args.inputs)
         token = short_hash(f"{args.typ}/{args.name}")
@@ -117,7 +125,13 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             case "docker:index/image:Image":
                 repository = inputs["imageName"].rsplit(":", 1)[0]
                 digest = hashlib.sha256(inputs["imageName"].encode()).hexdigest()
-                outputs |= {"repoDigest": f"{repository}@sha256:{digest}"}
+                # pulumi-docker builds during a preview but pushes nothing: its repoDigest
+                # is then the local image id, without a repository.
+                outputs |= {
+                    "repoDigest": f"sha256:{digest}"
+                    if self.preview
+                    else f"{repository}@sha256:{digest}"
+                }
                 resource_id = f"sha256:{digest}"
             case "docker:index/remoteImage:RemoteImage":
                 # Like the provider: image id = local image sha256, id = imageId + name.

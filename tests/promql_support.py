@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from components.observability import iter_target_exprs
 from tests.app_release import require_tool
 
 # What Grafana substitutes before sending a dashboard query: "All" jobs and a rate window.
@@ -36,3 +39,114 @@ def run_promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [promtool(), *map(str, args)], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def dashboard_metric_names(dashboard: Mapping[str, Any]) -> set[str]:
+    """Metric names used by the PromQL ``expr`` of every panel target."""
+    names: set[str] = set()
+    for _panel, expr in iter_target_exprs(dashboard):
+        names |= promql_metric_names(expr)
+    return names
+
+
+# --- a small PromQL tokenizer ------------------------------------------------------------------
+# Enough of the lexer in prometheus/promql/parser/lex.go to tell metric names from everything
+# else in dashboard queries. The real parser (promtool) checks the queries are valid; this only
+# has to find the names, and tests pin down the tricky cases.
+
+_AGGREGATORS = frozenset(
+    {
+        "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
+        "bottomk", "topk", "quantile", "limitk", "limit_ratio",
+    }
+)  # fmt: skip
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "atan2", "bool", "offset", "inf", "nan"}
+)  # identifiers that are operators or literals, never metric names
+_LABEL_LIST_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`[^`]*`)
+  | (?P<variable>\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[A-Za-z0-9_]*)
+  | (?P<identifier>[A-Za-z_:][A-Za-z0-9_:]*)
+  | (?P<punct>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _tokens(expr: str) -> list[tuple[str, str]]:
+    """``(kind, text)`` tokens of ``expr``, whitespace and comments dropped."""
+    return [
+        (match.lastgroup or "", match.group())
+        for match in _TOKEN.finditer(expr)
+        if match.lastgroup not in ("space", "comment")
+    ]
+
+
+def _unquote(literal: str) -> str:
+    # Metric names are plain [A-Za-z0-9_:] words, so escape sequences never matter here.
+    return literal[1:-1]
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """Metric names selected by a PromQL expression.
+
+    A metric name is an identifier that is not followed by ``(`` (a function or aggregation
+    call), not an operator keyword, not inside ``{...}`` label matchers (label names), not in a
+    ``by``/``without``/``on``/``ignoring``/``group_left``/``group_right`` label list, and not in
+    a ``[...]`` range. ``{__name__="x"}`` selectors count as ``x``. Grafana variables
+    (``$job``, ``${__rate_interval}``) are skipped.
+    """
+    tokens = _tokens(expr)
+    names: set[str] = set()
+    i = 0
+    while i < len(tokens):
+        kind, text = tokens[i]
+        following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        if text == "{":
+            i = _read_matchers(tokens, i + 1, names)
+            continue
+        if text == "[":
+            i = _skip_until(tokens, i + 1, "]")
+            continue
+        if kind == "identifier":
+            keyword = text.lower()  # PromQL keywords are case-insensitive (lex.go)
+            if keyword in _LABEL_LIST_KEYWORDS:
+                i += 1
+                if following == "(":
+                    i = _skip_until(tokens, i + 1, ")")
+                continue
+            if following != "(" and keyword not in _KEYWORDS and keyword not in _AGGREGATORS:
+                names.add(text)
+        i += 1
+    return names
+
+
+def _skip_until(tokens: list[tuple[str, str]], start: int, closing: str) -> int:
+    """Index just past the first ``closing`` punctuation at or after ``start``."""
+    i = start
+    while i < len(tokens) and not (tokens[i][0] == "punct" and tokens[i][1] == closing):
+        i += 1
+    return i + 1
+
+
+def _read_matchers(tokens: list[tuple[str, str]], start: int, names: set[str]) -> int:
+    """Skip a ``{...}`` matcher list, adding names from ``__name__="x"`` equality matchers."""
+    i = start
+    while i < len(tokens) and tokens[i][1] != "}":
+        if (
+            tokens[i] == ("identifier", "__name__")
+            and i + 2 < len(tokens)
+            and tokens[i + 1][1] == "="
+            and tokens[i + 2][0] == "string"
+        ):
+            names.add(_unquote(tokens[i + 2][1]))
+            i += 3
+            continue
+        i += 1
+    return i + 1

@@ -284,7 +284,7 @@ def test_every_taggable_resource_carries_the_stack_tags(aws_run: Registered) -> 
 
 
 def test_every_resource_belongs_to_a_component(aws_run: Registered) -> None:
-    components = {r.urn for r in aws_run.resources if r.type.startswith("elixir-devops:index:")}
+    components = {r.urn for r in aws_run.resources if r.type.startswith("elixir-devops:")}
     for resource in aws_run.custom():
         ancestor = resource
         while ancestor.parent and ancestor.urn not in components:

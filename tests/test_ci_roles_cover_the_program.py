@@ -19,7 +19,7 @@ import pytest
 
 from bootstrap.iam_documents import StackScope, deploy_policy, preview_policy
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered
+from tests.harness import Registered, run_stack
 from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
@@ -243,3 +243,20 @@ def test_preview_role_may_read_the_build_cache_of_its_own_stack_only() -> None:
     assert allowed(policy, "ecr:BatchGetImage", own, {})
     assert not allowed(policy, "ecr:BatchGetImage", other, {})
     assert not allowed(policy, "ecr:PutImage", own, {})
+
+
+def test_deploy_role_can_hand_the_grafana_role_to_managed_grafana() -> None:
+    """managedGrafana: true creates a role the Grafana workspace assumes: CI must pass it."""
+    run = run_stack("dev", overrides={"managedPrometheus": True, "managedGrafana": True})
+    assert run.error is None, run.error
+    policy = deploy_policy(scope("dev"))
+    grafana_roles = [
+        r
+        for r in run.of_type("aws:iam/role:Role")
+        if "grafana.amazonaws.com" in str(r.inputs["assumeRolePolicy"])
+    ]
+    assert grafana_roles
+    for role in grafana_roles:
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{role.outputs['name']}"
+        context = {"iam:PassedToService": "grafana.amazonaws.com"}
+        assert allowed(policy, "iam:PassRole", arn, context)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
-from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.aws.load_balancer import LoadBalancer
+from program import load_balancer_args
 from settings import ServiceSettings
 from tests.conftest import stack_run
 from tests.harness import Registered, run_components
@@ -20,9 +21,7 @@ def build(name: str, settings: ServiceSettings) -> tuple[Registered, dict[str, s
     def program() -> list[pulumi.Output[object]]:
         balancer = LoadBalancer(
             name,
-            LoadBalancerArgs(
-                settings=settings, vpc_id="vpc-0abc1234", public_subnet_ids=SUBNETS, tags=TAGS
-            ),
+            load_balancer_args(settings, "vpc-0abc1234", SUBNETS, TAGS),
         )
         return [
             balancer.url.apply(lambda v: resolved.setdefault("url", v)),

@@ -69,7 +69,7 @@ def test_component_wires_prometheus_into_grafana_on_the_network() -> None:
             ).grafana_url
         ]
     )
-    component = registered.one("elixir-devops:index:Monitoring")
+    component = registered.one("elixir-devops:local:Monitoring")
     containers = {
         c.inputs["name"]: c for c in registered.of_type("docker:index/container:Container")
     }

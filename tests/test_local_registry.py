@@ -21,7 +21,7 @@ def test_registry_is_published_on_loopback_with_persistent_storage() -> None:
     container = registered.one("docker:index/container:Container")
     volume = registered.one("docker:index/volume:Volume")
     image = registered.one("docker:index/remoteImage:RemoteImage")
-    component = registered.one("elixir-devops:index:ContainerRegistry")
+    component = registered.one("elixir-devops:local:ContainerRegistry")
     assert {container.parent, volume.parent, image.parent} == {component.urn}
     assert container.inputs["ports"] == [{"internal": 5000, "external": 5055, "ip": "127.0.0.1"}]
     assert container.inputs["volumes"] == [

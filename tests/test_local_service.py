@@ -129,7 +129,7 @@ def test_component_publishes_and_parents_its_container() -> None:
             ).internal_address
         ]
     )
-    component = registered.one("elixir-devops:index:ContainerService")
+    component = registered.one("elixir-devops:local:ContainerService")
     container = registered.one("docker:index/container:Container")
     assert container.parent == component.urn
     assert container.inputs["ports"] == [{"internal": 4000, "external": 4100, "ip": "127.0.0.1"}]

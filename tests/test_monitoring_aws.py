@@ -29,7 +29,7 @@ from components.aws.prometheus import (
     remote_write_url,
     scrape_target,
 )
-from components.aws.service import container_definitions
+from components.aws.task import container_definitions
 from tests.conftest import AWS_STACKS, stack_run
 from tests.harness import Registered, run_stack, stack_file_config
 from tests.mocks import ACCOUNT, REGION, Recorded
@@ -480,9 +480,10 @@ def test_sidecars_must_be_non_essential() -> None:
         region=REGION,
     )
     common: dict[str, Any] = {
-        "settings": settings.ServiceSettings(),
         "image": "repo@sha256:" + "0" * 64,
-        "host": "example.com",
+        "port": 4000,
+        "environment": {"PHX_HOST": "example.com"},
+        "stop_timeout": 45,
         "log_group": "/ecs/x",
         "region": REGION,
         "secrets": {},

@@ -16,18 +16,21 @@ from components.observability import (
     PROMETHEUS_METRIC_NAMES,
     ScrapeTarget,
     adot_collector_config,
-    dashboard_metric_names,
     grafana_dashboard_provider,
     grafana_datasource_provisioning,
     iter_panels,
     iter_target_exprs,
     load_dashboard,
     prometheus_config,
-    promql_metric_names,
     render_yaml,
     scrape_config,
 )
-from tests.promql_support import interpolate, run_promtool
+from tests.promql_support import (
+    dashboard_metric_names,
+    interpolate,
+    promql_metric_names,
+    run_promtool,
+)
 
 AMP_URL = (
     "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0123abcd/api/v1/remote_write"

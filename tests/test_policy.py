@@ -386,8 +386,29 @@ def test_security_policies_are_mandatory_and_hygiene_ones_advisory() -> None:
 
 
 def test_secret_names_are_matched_whole_not_by_substring() -> None:
-    flagged = ["SECRET_KEY_BASE", "RELEASE_COOKIE", "DATABASE_URL", "DB_PASSWORD", "GITHUB_TOKEN"]
-    allowed = ["PASSWORD_POLICY", "TOKEN_TTL", "SECRET_KEY_BASE_PATH", "MY_DATABASE_URL", "LOG"]
+    flagged = [
+        "SECRET_KEY_BASE",
+        "RELEASE_COOKIE",
+        "DATABASE_URL",
+        "DB_PASSWORD",
+        "GITHUB_TOKEN",
+        "API_KEY",
+        "STRIPE_API_KEY",
+        "SMTP_PASS",
+        "GOOGLE_CREDENTIALS",
+        "JWT_PRIVATE_KEY",
+        "OAUTH_CLIENT_SECRET",
+    ]
+    allowed = [
+        "PASSWORD_POLICY",
+        "TOKEN_TTL",
+        "SECRET_KEY_BASE_PATH",
+        "MY_DATABASE_URL",
+        "LOG",
+        "API_KEY_HEADER",
+        "PASSTHROUGH",
+        "PUBLIC_KEY",
+    ]
     assert [n for n in flagged + allowed if g.SECRET_NAME.match(n)] == flagged
     # settings.py refuses the same names up front, before any preview runs the pack.
     assert [n for n in flagged + allowed if re.fullmatch(settings.SECRET_LIKE_NAME, n)] == flagged

@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from components.observability import (
     APP_METRIC_NAMES,
-    dashboard_metric_names,
     load_dashboard,
 )
 from tests.prometheus_support import (
@@ -30,6 +29,7 @@ from tests.prometheus_support import (
     wait_for_dashboard_data,
     wait_for_target_up,
 )
+from tests.promql_support import dashboard_metric_names
 
 JOB = "contract-stand-in"
 MEMORY_KINDS = ("total", "processes", "binary", "ets", "atom", "code", "system")

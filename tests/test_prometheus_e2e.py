@@ -12,7 +12,6 @@ import pytest
 
 from components.observability import (
     APP_METRIC_NAMES,
-    dashboard_metric_names,
     load_dashboard,
 )
 from tests.app_release import RunningRelease, http_get, running_release
@@ -26,6 +25,7 @@ from tests.prometheus_support import (
     wait_for_dashboard_data,
     wait_for_target_up,
 )
+from tests.promql_support import dashboard_metric_names
 
 JOB = "elixir-app"
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 
-from components.aws.service import (
-    capacity_strategy,
-    ecr_repository_arn,
-    execution_role_policy,
-    runtime_environment,
-    secret_resource_arn,
-)
+from components.aws.cluster import capacity_strategy
+from components.aws.task import ecr_repository_arn, execution_role_policy, secret_resource_arn
+from components.runtime import runtime_environment
 from settings import ServiceSettings
 
 

@@ -270,3 +270,68 @@ def test_registry_pull_accounts_default_to_none_and_keep_the_given_ids() -> None
     # From the CLI (`pulumi config set --path`), arrays arrive as JSON strings.
     loaded = settings.load("test", {"registryPullAccountIds": '["210987654321"]'})
     assert loaded.registry.pull_account_ids == ("210987654321",)
+
+
+# What real AWS would refuse later, refused here first (issue: what a real `pulumi up` rejects).
+
+
+def test_arm64_tasks_are_refused_on_fargate_spot() -> None:
+    (problem,) = problems_of({"target": "aws", "architecture": "arm64", "fargateSpot": True})
+    assert problem.startswith("elixir-devops:fargateSpot = True")
+    assert "x86_64" in problem
+    assert settings.load("test", {"target": "aws", "architecture": "x86_64", "fargateSpot": True})
+
+
+def test_secret_kms_keys_are_key_arns() -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/12345678-1234-1234-1234-123456789012"
+    loaded = settings.load("test", {"target": "aws", "secretsKmsKeyArns": [key]})
+    assert loaded.service.secret_kms_key_arns == (key,)
+    (problem,) = problems_of({"target": "aws", "secretsKmsKeyArns": ["alias/app"]})
+    assert "secretsKmsKeyArns" in problem and "not an alias" in problem
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "https://hooks.slack.com/services/T000/B000/XXXX",
+        "https://outlook.office.com/webhook/abc",
+        "https://acme.webhook.office.com/webhookb2/abc",
+        "https://discord.com/api/webhooks/1/abc",
+        "https://chat.googleapis.com/v1/spaces/AAA/messages?key=k",
+    ],
+)
+def test_chat_incoming_webhooks_are_refused_as_alarm_hooks(hook: str) -> None:
+    (problem,) = problems_of({"target": "aws", "alarmWebhooks": [hook]})
+    assert "alarmWebhooks" in problem and "never confirms an SNS subscription" in problem
+
+
+def test_a_webhook_that_confirms_is_accepted() -> None:
+    hook = "https://events.pagerduty.com/integration/abc/enqueue"
+    assert settings.load("test", {"target": "aws", "alarmWebhooks": [hook]})
+
+
+@pytest.mark.parametrize("key", ["imageContext", "imageDockerfile"])
+def test_a_path_too_long_for_the_os_is_a_config_error_not_a_crash(key: str) -> None:
+    problems = problems_of({key: "x" * 5000})
+    assert any(p.startswith(f"elixir-devops:{key} = ") for p in problems), problems
+
+
+def test_local_secrets_on_an_aws_stack_are_refused_not_dropped() -> None:
+    (problem,) = problems_of({"target": "aws", "localSecrets": {"SMTP_PASSWORD": "hunter2"}})
+    assert "localSecrets" in problem and "local target only" in problem
+    assert "hunter2" not in problem
+
+
+def test_a_credential_pasted_into_secrets_is_never_echoed() -> None:
+    credential = "AKIAIOSFODNN7EXAMPLE/wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+    (problem,) = problems_of({"target": "aws", "secrets": {"AWS_KEY": credential}})
+    assert "secrets" in problem and "AWS_KEY" in problem
+    assert credential not in problem and "value hidden" in problem
+
+
+@pytest.mark.parametrize(
+    "name", ["API_KEY", "STRIPE_API_KEY", "SMTP_PASS", "GOOGLE_CREDENTIALS", "JWT_PRIVATE_KEY"]
+)
+def test_more_secret_looking_names_are_refused_in_plain_environment(name: str) -> None:
+    (problem,) = problems_of({"environment": {name: "x"}})
+    assert name in problem and "looks like a secret" in problem

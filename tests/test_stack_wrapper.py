@@ -182,3 +182,52 @@ def test_make_runs_the_wrapper_and_passes_args_to_pulumi(
     assert result.returncode == 0, result.stdout + result.stderr
     last = log.read_text().splitlines()[-1]
     assert last.startswith(expected) and last.endswith("--yes --diff"), last
+
+
+def _logging_tools(directory: Path, log: Path, pulumi_exit: int = 0) -> str:
+    (directory / "docker").write_text("#!/bin/sh\nexit 0\n")
+    (directory / "pulumi").write_text(f'#!/bin/sh\necho "pulumi $*" >> {log}\nexit {pulumi_exit}\n')
+    for name in ("docker", "pulumi"):
+        (directory / name).chmod(0o755)
+    return f"{directory}:{os.environ['PATH']}"
+
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIA",
+    "AWS_SECRET_ACCESS_KEY": "s",
+    "PULUMI_BACKEND_URL": "s3://state",
+}
+
+
+def test_a_missing_cloud_stack_is_never_created_with_a_passphrase_prompt(tmp_path: Path) -> None:
+    """No KMS provider known: select without --create, and a failure says the exact command."""
+    log = tmp_path / "calls.log"
+    path = _logging_tools(tmp_path, log, pulumi_exit=1)
+    result = run_wrapper("up", "--stack", "dev", path=path, env=AWS_ENV)
+    assert result.returncode == 1
+    (select,) = [c for c in log.read_text().splitlines() if c.startswith("pulumi stack")]
+    assert select.startswith("pulumi stack select dev") and "--create" not in select
+    assert "pulumi stack init dev --secrets-provider" in result.stderr
+    assert "secretsProviders" in result.stderr
+    assert wrapper.SECRETS_PROVIDER_VARIABLE in result.stderr
+
+
+def test_a_cloud_stack_is_created_with_the_kms_provider_it_is_given(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    path = _logging_tools(tmp_path, log)
+    provider = "awskms:///arn:aws:kms:eu-west-1:123456789012:key/1234abcd?region=eu-west-1"
+    env = {**AWS_ENV, wrapper.SECRETS_PROVIDER_VARIABLE: provider}
+    result = run_wrapper("preview", "--stack", "dev", path=path, env=env)
+    assert result.returncode == 0, result.stderr
+    (select,) = [c for c in log.read_text().splitlines() if c.startswith("pulumi stack")]
+    assert f"--create --secrets-provider {provider}" in select
+
+
+def test_a_stack_file_secrets_provider_wins_over_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.dev.yaml").write_text("secretsprovider: awskms:///from-file\nconfig: {}\n")
+    env = {wrapper.SECRETS_PROVIDER_VARIABLE: "awskms:///from-env"}
+    assert wrapper.secrets_provider("dev", "aws", env, tmp_path) == "awskms:///from-file"
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    assert wrapper.secrets_provider("dev", "aws", env, tmp_path) == "awskms:///from-env"
+    assert wrapper.secrets_provider("dev", "aws", {}, tmp_path) is None
+    assert wrapper.secrets_provider("local", "local", {}, tmp_path) == "passphrase"

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.iam import policy_document
+from components.urns import component_options
 from settings import MonitoringSettings
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
@@ -103,7 +104,12 @@ class AlarmTopic(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:AlarmTopic", name, None, opts)
+        super().__init__(
+            "elixir-devops:aws:AlarmTopic",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:AlarmTopic"),
+        )
         tags = dict(args.tags)
         caller = aws.get_caller_identity_output()
         partition = aws.get_partition_output()

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from settings import ServiceSettings
+from components.urns import component_options
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -27,12 +27,24 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 @dataclass(frozen=True)
 class LoadBalancerArgs:
-    settings: ServiceSettings
-    """Container port, health check, draining, TLS, allowed CIDRs, deletion protection."""
+    container_port: int
+    """Port of the targets (the app container's port)."""
+    health_check_path: str
+    """Path the target group probes; must answer 200."""
+    deregistration_delay_seconds: int
+    """How long a deregistered target keeps its in-flight requests."""
+    ingress_cidrs: Sequence[str]
+    """Clients allowed on 80 (and 443)."""
     vpc_id: pulumi.Input[str]
     """VPC of the load balancer's security group and target group."""
     public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Subnets of the internet-facing load balancer (two zones at least)."""
+    domain: str | None = None
+    """Public host name; None - the load balancer's DNS name."""
+    certificate_arn: str | None = None
+    """ACM certificate: HTTPS on 443, and 80 redirects to it."""
+    deletion_protection: bool = False
+    """Refuse to delete the load balancer."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -55,14 +67,18 @@ class LoadBalancer(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:LoadBalancer", name, None, opts)
+        super().__init__(
+            "elixir-devops:aws:LoadBalancer",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:LoadBalancer"),
+        )
         self._name = name
         self._tags = dict(args.tags)
-        settings = args.settings
         security_group = self._create_security_group(args)
         load_balancer, target_group, listeners = self._create_load_balancer(args, security_group)
-        host = pulumi.Output.from_input(settings.domain or load_balancer.dns_name)
-        scheme = "https" if settings.https else "http"
+        host = pulumi.Output.from_input(args.domain or load_balancer.dns_name)
+        scheme = "https" if args.certificate_arn else "http"
         self.url = pulumi.Output.concat(scheme, "://", host)
         self.host = host
         self.dns_name = load_balancer.dns_name
@@ -89,7 +105,6 @@ class LoadBalancer(pulumi.ComponentResource):
         return pulumi.ResourceOptions(**{"parent": self, **kwargs})
 
     def _create_security_group(self, args: LoadBalancerArgs) -> aws.ec2.SecurityGroup:
-        settings = args.settings
         security_group = aws.ec2.SecurityGroup(
             f"{self._name}-alb-sg",
             vpc_id=args.vpc_id,
@@ -97,9 +112,9 @@ class LoadBalancer(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(),
         )
-        ports = [HTTP_PORT, HTTPS_PORT] if settings.https else [HTTP_PORT]
+        ports = [HTTP_PORT, HTTPS_PORT] if args.certificate_arn else [HTTP_PORT]
         for port in ports:
-            for index, cidr in enumerate(settings.ingress_cidrs):
+            for index, cidr in enumerate(args.ingress_cidrs):
                 aws.vpc.SecurityGroupIngressRule(
                     f"{self._name}-alb-in-{port}-{index}",
                     security_group_id=security_group.id,
@@ -116,7 +131,6 @@ class LoadBalancer(pulumi.ComponentResource):
     def _create_load_balancer(
         self, args: LoadBalancerArgs, alb_sg: aws.ec2.SecurityGroup
     ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, list[aws.lb.Listener]]:
-        settings = args.settings
         load_balancer = aws.lb.LoadBalancer(
             f"{self._name}-alb",
             load_balancer_type="application",
@@ -124,7 +138,7 @@ class LoadBalancer(pulumi.ComponentResource):
             security_groups=[alb_sg.id],
             subnets=args.public_subnet_ids,
             drop_invalid_header_fields=True,
-            enable_deletion_protection=settings.alb_deletion_protection,
+            enable_deletion_protection=args.deletion_protection,
             idle_timeout=60,
             tags=self._tags,
             opts=self._child(),
@@ -135,12 +149,12 @@ class LoadBalancer(pulumi.ComponentResource):
             name_prefix="app-",
             target_type="ip",
             protocol="HTTP",
-            port=settings.container_port,
+            port=args.container_port,
             vpc_id=args.vpc_id,
-            deregistration_delay=settings.deregistration_delay_seconds,
+            deregistration_delay=args.deregistration_delay_seconds,
             health_check={
                 "enabled": True,
-                "path": settings.health_check_path,
+                "path": args.health_check_path,
                 "protocol": "HTTP",
                 "port": "traffic-port",
                 "matcher": "200",
@@ -155,14 +169,14 @@ class LoadBalancer(pulumi.ComponentResource):
         forward = [
             aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
         ]
-        if settings.https:
+        if args.certificate_arn:
             https = aws.lb.Listener(
                 f"{self._name}-https",
                 load_balancer_arn=load_balancer.arn,
                 port=HTTPS_PORT,
                 protocol="HTTPS",
                 ssl_policy=TLS_POLICY,
-                certificate_arn=settings.certificate_arn,
+                certificate_arn=args.certificate_arn,
                 default_actions=forward,
                 tags=self._tags,
                 opts=self._child(parent=load_balancer),

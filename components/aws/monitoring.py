@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.urns import component_options
 from settings import MonitoringSettings
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
@@ -329,7 +330,12 @@ class DeploymentAlarms(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DeploymentAlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:DeploymentAlarms", name, None, opts)
+        super().__init__(
+            "elixir-devops:aws:DeploymentAlarms",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:DeploymentAlarms"),
+        )
         lb = args.load_balancer_arn_suffix
         tg = args.target_group_arn_suffix
         alarms = [
@@ -383,7 +389,12 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:Monitoring", name, None, opts)
+        super().__init__(
+            "elixir-devops:aws:Monitoring",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:Monitoring"),
+        )
         settings = args.settings
         specs = [
             latency_alarm(settings, args.load_balancer_arn_suffix, args.target_group_arn_suffix),

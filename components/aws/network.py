@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.urns import component_options
 from settings import NetworkSettings
 
 MAX_ZONES = 6
@@ -48,13 +49,20 @@ class Network(pulumi.ComponentResource):
     """Subnets of the internet-facing load balancer."""
     task_subnet_ids: pulumi.Output[list[str]]
     """Subnets the tasks run in: private ones, unless NAT is ``none``."""
+    private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnets (with or without NAT): databases and anything a user adds."""
     assign_public_ip: bool
     """Whether tasks need a public IP (only when they run in public subnets)."""
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:Network", name, None, opts)
+        super().__init__(
+            "elixir-devops:aws:Network",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:Network"),
+        )
         settings = args.settings
         self.assign_public_ip = settings.tasks_in_public_subnets
         if settings.existing_vpc_id is not None:
@@ -62,9 +70,10 @@ class Network(pulumi.ComponentResource):
             self.public_subnet_ids = pulumi.Output.from_input(
                 list(settings.existing_public_subnet_ids)
             )
-            self.task_subnet_ids = pulumi.Output.from_input(
+            self.private_subnet_ids = pulumi.Output.from_input(
                 list(settings.existing_private_subnet_ids)
             )
+            self.task_subnet_ids = self.private_subnet_ids
         else:
             self._create_vpc(name, settings, dict(args.tags))
         self.register_outputs(
@@ -72,6 +81,7 @@ class Network(pulumi.ComponentResource):
                 "vpc_id": self.vpc_id,
                 "public_subnet_ids": self.public_subnet_ids,
                 "task_subnet_ids": self.task_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
             }
         )
 
@@ -134,6 +144,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         task_subnets = public_subnets if settings.tasks_in_public_subnets else private_subnets
         self.task_subnet_ids = pulumi.Output.all(*[s.id for s in task_subnets])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
 
     def _route_private_subnets(
         self,

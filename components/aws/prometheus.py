@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from components.aws.iam import policy_document
 from components.observability import ScrapeTarget, adot_collector_config, render_yaml
+from components.urns import component_options
 from settings import MonitoringSettings
 
 COLLECTOR_NAME = "aws-otel-collector"
@@ -137,7 +138,12 @@ class ManagedPrometheus(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ManagedPrometheusArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:ManagedPrometheus", name, None, opts)
+        super().__init__(
+            "elixir-devops:aws:ManagedPrometheus",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:ManagedPrometheus"),
+        )
         tags = dict(args.tags)
         region = aws.get_region_output()
         target = scrape_target(args.settings, args.container_port)

@@ -19,6 +19,7 @@ import pulumi_docker as docker
 
 from components.aws.iam import PULL_ACTIONS, policy_document
 from components.image import BUILD_CACHE_TAG
+from components.urns import component_options
 from settings import RegistrySettings
 
 
@@ -91,7 +92,12 @@ class ContainerRegistry(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:ContainerRegistry", name, None, opts)
+        super().__init__(
+            "elixir-devops:aws:ContainerRegistry",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:ContainerRegistry"),
+        )
         policy = args.settings
         mutability = (
             "IMMUTABLE_WITH_EXCLUSION" if policy.tag_mutability == "IMMUTABLE" else "MUTABLE"

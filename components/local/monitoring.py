@@ -32,6 +32,7 @@ from components.observability import (
     prometheus_config,
     render_yaml,
 )
+from components.urns import component_options
 
 PROMETHEUS_IMAGE = "prom/prometheus:v2.54.1"
 GRAFANA_IMAGE = "grafana/grafana:11.2.2"
@@ -115,7 +116,12 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:Monitoring", name, None, opts)
+        super().__init__(
+            "elixir-devops:local:Monitoring",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:Monitoring"),
+        )
         self._name = name
         self._args = args
         prometheus = self._create_prometheus()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from components.urns import component_options
+
 
 @dataclass(frozen=True)
 class NetworkArgs:
@@ -29,7 +31,12 @@ class Network(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:Network", name, None, opts)
+        super().__init__(
+            "elixir-devops:local:Network",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:Network"),
+        )
         network = docker.Network(
             f"{name}-network",
             name=f"{name}-net",

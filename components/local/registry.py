@@ -18,6 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.local.containers import named_volume, pinned_image, stack_container
+from components.urns import component_options
 
 REGISTRY_IMAGE = "registry:2.8.3"
 """Pinned: a moving tag would replace the registry (and its health) behind our back."""
@@ -63,7 +64,12 @@ class ContainerRegistry(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:ContainerRegistry", name, None, opts)
+        super().__init__(
+            "elixir-devops:local:ContainerRegistry",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:ContainerRegistry"),
+        )
         image = pinned_image(f"{name}-registry-image", REGISTRY_IMAGE, self)
         volume = named_volume(
             f"{name}-registry-data", args.labels, self, keep=args.retain_on_delete

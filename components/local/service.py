@@ -18,6 +18,7 @@ import pulumi_docker as docker
 
 from components.local.containers import env_list, pinned_image, stack_container
 from components.runtime import runtime_environment
+from components.urns import component_options
 from settings import LocalSettings, ServiceSettings
 
 PUBLIC_HOST = "localhost"
@@ -103,7 +104,12 @@ class ContainerService(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ContainerServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("elixir-devops:index:ContainerService", name, None, opts)
+        super().__init__(
+            "elixir-devops:local:ContainerService",
+            name,
+            None,
+            component_options(opts, "elixir-devops:index:ContainerService"),
+        )
         settings, local = args.settings, args.local
         secrets: dict[str, pulumi.Input[str]] = {
             **local.secrets,
