@@ -19,16 +19,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 # ARGS go to pulumi, e.g. `make up ARGS=--yes`, `make outputs ARGS=--show-secrets`.
 up: $(STAMP)
-	$(PY) scripts/stack.py up --stack $(STACK) -- $(ARGS)
+	$(PY) -m scripts.stack up --stack $(STACK) -- $(ARGS)
 
 preview: $(STAMP)
-	$(PY) scripts/stack.py preview --stack $(STACK) -- $(ARGS)
+	$(PY) -m scripts.stack preview --stack $(STACK) -- $(ARGS)
 
 outputs: $(STAMP)
-	$(PY) scripts/stack.py outputs --stack $(STACK) -- $(ARGS)
+	$(PY) -m scripts.stack outputs --stack $(STACK) -- $(ARGS)
 
 down: $(STAMP)
-	$(PY) scripts/stack.py destroy --stack $(STACK) -- $(ARGS)
+	$(PY) -m scripts.stack destroy --stack $(STACK) -- $(ARGS)
 
 tools:
 	bash scripts/ensure-tools.sh

@@ -1,6 +1,6 @@
 """Boot time of the real release: process start -> first `/health` 200, over N runs.
 
-    .venv/bin/python bench/boot_time.py [--runs 5]
+    .venv/bin/python -m bench.boot_time [--runs 5]
 
 Goal on our machines: median <= 3 s (the ECS health-check grace period is sized from it).
 Not a timed test: timings depend on the machine; this prints them for the issue notes.
@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.app_release import build_release, running_release
 

@@ -10,16 +10,57 @@ With a prebuilt image in the settings it creates nothing and passes that referen
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import pulumi
 import pulumi_docker as docker
 
-from settings import ImageSettings
+from settings.image import ImageSettings
+
+# Build inputs whose changes matter to the image; anything else in the context is ignored.
+CONTEXT_IGNORED_DIRS = frozenset({"_build", "deps", ".git", ".elixir_ls", "node_modules"})
 
 BUILD_CACHE_TAG = "buildcache"
 """The one tag overwritten by every build: BuildKit inline cache for the next build."""
+
+
+def build_digest(
+    context: Path, dockerfile: Path, build_args: Mapping[str, str], docker_platform: str
+) -> str:
+    """A short hash of everything that makes the image: same inputs, same tag.
+
+    Covers the sources, the Dockerfile (content and path), the build args and the platform, so
+    any change that rebuilds the image also changes the tag (immutable tags refuse a new digest
+    under an old tag).
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{docker_platform}\0{dockerfile}\0".encode())
+    for name, value in sorted(build_args.items()):
+        digest.update(f"{name}={value}\0".encode())
+    files = [dockerfile, *sorted(p for p in context.rglob("*") if p.is_file())]
+    for path in files:
+        relative = path.relative_to(context) if path.is_relative_to(context) else path
+        if CONTEXT_IGNORED_DIRS.intersection(relative.parts):
+            continue
+        digest.update(str(relative).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def image_tag(settings: ImageSettings) -> str:
+    """The configured tag (CI sets the commit SHA), or ``src-`` + a hash of every build input:
+    the same inputs give the same tag, any change a new one (immutable tags refuse a new
+    digest under an old tag)."""
+    if settings.tag:
+        return settings.tag
+    return "src-" + build_digest(
+        settings.context, settings.dockerfile, settings.build_args, settings.platform
+    )
 
 
 def is_pushed_reference(reference: str) -> bool:
@@ -77,7 +118,7 @@ class ContainerImage(pulumi.ComponentResource):
             cache_from = docker.CacheFromArgs(images=[cache_ref]) if args.registry else None
             image = docker.Image(
                 f"{name}-image",
-                image_name=repository.apply(lambda url: f"{url}:{settings.tag}"),
+                image_name=repository.apply(lambda url: f"{url}:{image_tag(settings)}"),
                 build=docker.DockerBuildArgs(
                     context=str(settings.context),
                     dockerfile=str(settings.dockerfile),

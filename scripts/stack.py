@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make up` / `make preview` / `make down`: run Pulumi for a stack after checking what it needs.
 
-Usage: python scripts/stack.py {up,preview,destroy} [--stack local] [-- extra pulumi args]
+Usage: python -m scripts.stack {up,preview,destroy} [--stack local] [-- extra pulumi args]
 
 Checks, and reports together with how to fix each: the Pulumi CLI, a running Docker engine
 (images are built locally for both targets), AWS credentials for an ``aws`` stack, and a state

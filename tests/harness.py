@@ -24,6 +24,8 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from settings import Settings
+from settings import load as settings_load
 from tests.mocks import AwsLikeMocks, Recorded, RecordingMonitor
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +45,12 @@ def project_values(config: Mapping[str, Any]) -> dict[str, Any]:
     """Only this project's keys, without the namespace (what settings.load takes)."""
     prefix = f"{PROJECT}:"
     return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def configure(target: str = "aws", **values: Any) -> Settings:
+    """Settings as a stack with these config values (camelCase keys) would have them: every
+    other key takes its default from ``Pulumi.yaml``, the one place defaults live."""
+    return settings_load("test", {"target": target, **values})
 
 
 @dataclass

@@ -7,7 +7,8 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.image import BUILD_CACHE_TAG, ContainerImage, ContainerImageArgs
+import settings
+from components.image import BUILD_CACHE_TAG, ContainerImage, ContainerImageArgs, image_tag
 from settings import ImageSettings
 from tests.harness import run_components
 
@@ -19,6 +20,8 @@ def _image_settings(tmp_path: Path, **overrides: object) -> ImageSettings:
         "platform": "linux/arm64",
         "tag": "abc123",
         "build_args": {"MIX_ENV": "prod"},
+        "prebuilt": None,
+        "build_on_preview": True,
     }
     values.update(overrides)
     return ImageSettings(**values)  # type: ignore[arg-type]
@@ -99,3 +102,24 @@ def test_prebuilt_image_builds_nothing(tmp_path: Path) -> None:
     run = run_components(build)
     assert run.custom() == []
     assert outputs["ref"] == reference
+
+
+def test_image_tag_defaults_to_a_hash_of_the_build_inputs(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "app.ex").write_text("defmodule A do end\n")
+    (tmp_path / "_build").mkdir()
+    values = {"imageContext": str(tmp_path), "imageDockerfile": str(tmp_path / "Dockerfile")}
+    first = image_tag(settings.load("x", values).image)
+    (tmp_path / "_build" / "ignored.beam").write_text("build output")
+    assert image_tag(settings.load("x", values).image) == first
+    (tmp_path / "lib" / "app.ex").write_text("defmodule B do end\n")
+    second = image_tag(settings.load("x", values).image)
+    assert first.startswith("src-") and second.startswith("src-") and first != second
+    assert image_tag(settings.load("x", {**values, "imageTag": "abc123"}).image) == "abc123"
+    # Anything that rebuilds the image changes the tag too (immutable tags refuse a new digest).
+    with_args = settings.load("x", {**values, "imageBuildArgs": {"MIX_ENV": "staging"}})
+    arm = settings.load("x", {**values, "architecture": "arm64"})
+    x86 = settings.load("x", {**values, "architecture": "x86_64"})
+    assert len({image_tag(s.image) for s in (with_args, arm, x86)}) == 3
+    assert second != image_tag(with_args.image)

@@ -8,7 +8,7 @@ from components.aws.load_balancer import LoadBalancer
 from program import load_balancer_args
 from settings import ServiceSettings
 from tests.conftest import stack_run
-from tests.harness import Registered, run_components
+from tests.harness import Registered, configure, run_components
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 SUBNETS = ["subnet-0aaa1111", "subnet-0bbb2222"]
@@ -33,7 +33,7 @@ def build(name: str, settings: ServiceSettings) -> tuple[Registered, dict[str, s
 
 
 def test_plain_http_forwards_port_80_to_the_container_port() -> None:
-    run, resolved = build("lb-http", ServiceSettings(ingress_cidrs=("10.1.0.0/16",)))
+    run, resolved = build("lb-http", configure(ingressCidrs=["10.1.0.0/16"]).service)
     (listener,) = run.of_type("aws:lb/listener:Listener")
     assert listener.inputs["port"] == 80 and listener.inputs["protocol"] == "HTTP"
     assert listener.inputs["defaultActions"][0]["type"] == "forward"
@@ -48,11 +48,11 @@ def test_plain_http_forwards_port_80_to_the_container_port() -> None:
 
 
 def test_a_certificate_brings_https_and_a_permanent_redirect() -> None:
-    settings = ServiceSettings(
-        certificate_arn=CERTIFICATE,
+    settings = configure(
+        certificateArn=CERTIFICATE,
         domain="app.example.com",
-        ingress_cidrs=("0.0.0.0/0", "192.0.2.0/24"),
-    )
+        ingressCidrs=["0.0.0.0/0", "192.0.2.0/24"],
+    ).service
     run, resolved = build("lb-https", settings)
     listeners = {r.inputs["port"]: r.inputs for r in run.of_type("aws:lb/listener:Listener")}
     assert listeners[443]["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
@@ -73,7 +73,7 @@ def test_a_certificate_brings_https_and_a_permanent_redirect() -> None:
 
 
 def test_the_load_balancer_is_public_hardened_and_in_the_given_subnets() -> None:
-    run, _ = build("lb-hard", ServiceSettings(alb_deletion_protection=True))
+    run, _ = build("lb-hard", configure(albDeletionProtection=True).service)
     balancer = run.one("aws:lb/loadBalancer:LoadBalancer").inputs
     assert balancer["internal"] is False
     assert balancer["subnets"] == SUBNETS

@@ -21,8 +21,7 @@ from components.local.service import (
     log_options,
 )
 from components.runtime import runtime_environment
-from settings import LocalSettings, ServiceSettings
-from tests.harness import run_components
+from tests.harness import configure, run_components
 from tests.local_support import as_int, env_map
 
 
@@ -84,9 +83,9 @@ def test_probe_fails_when_nothing_listens() -> None:
 
 
 def test_health_check_uses_the_configured_path_port_and_grace() -> None:
-    settings = ServiceSettings(
-        container_port=4321, health_check_path="/ready", health_check_grace_period_seconds=90
-    )
+    settings = configure(
+        "local", containerPort=4321, healthCheckPath="/ready", healthCheckGracePeriodSeconds=90
+    ).service
     command = health_check_command(settings)
     assert command[:3] == ["CMD", "bash", "-c"]
     assert "/dev/tcp/127.0.0.1/4321" in command[3]
@@ -95,7 +94,7 @@ def test_health_check_uses_the_configured_path_port_and_grace() -> None:
 
 
 def test_environment_is_the_shared_runtime_one_plus_secrets() -> None:
-    settings = ServiceSettings(environment={"LOG_LEVEL": "info"})
+    settings = configure("local", environment={"LOG_LEVEL": "info"}).service
     env = container_environment(settings, {"SECRET_KEY_BASE": "k", "DATABASE_URL": "d"})
     shared = {e["name"]: e["value"] for e in runtime_environment(settings, "localhost")}
     assert {k: env[k] for k in shared} == shared
@@ -105,20 +104,24 @@ def test_environment_is_the_shared_runtime_one_plus_secrets() -> None:
 
 
 def test_log_rotation_options() -> None:
-    options = log_options(LocalSettings(log_max_size_mb=20, log_max_files=5))
+    options = log_options(configure("local", localLogMaxSizeMb=20, localLogMaxFiles=5).local)
     assert options == {"max-size": "20m", "max-file": "5"}
 
 
 def test_component_publishes_and_parents_its_container() -> None:
-    local = LocalSettings(
-        app_port=4100, memory_mb=256, cpus="0.5", secrets={"API_TOKEN": pulumi.Output.secret("t")}
-    )
+    local = configure(
+        "local",
+        localAppPort=4100,
+        localMemoryMb=256,
+        localCpus="0.5",
+        localSecrets={"API_TOKEN": "t"},
+    ).local
     registered = run_components(
         lambda: [
             ContainerService(
                 "svc",
                 ContainerServiceArgs(
-                    settings=ServiceSettings(),
+                    settings=configure("local").service,
                     local=local,
                     image_ref="localhost:5000/app@sha256:" + "a" * 64,
                     network_name="svc-net",

@@ -40,7 +40,8 @@ def test_every_declared_key_has_a_default() -> None:
     """A key declared without a default is required by the Pulumi CLI."""
     declared = yaml.safe_load(PROJECT_FILE.read_text())["config"]
     assert [key for key, value in declared.items() if "default" not in value] == []
-    for key in (*settings.LOCAL_PORT_KEYS, "localMemoryMb", "localCpus", "grafanaAdminPassword"):
+    local_keys = (*settings.common.LOCAL_PORT_KEYS, "localMemoryMb", "localCpus")
+    for key in (*local_keys, "grafanaAdminPassword"):
         assert declared[key]["description"], key
 
 

@@ -31,7 +31,7 @@ from components.aws.prometheus import (
 )
 from components.aws.task import container_definitions
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered, run_stack, stack_file_config
+from tests.harness import Registered, configure, run_stack, stack_file_config
 from tests.mocks import ACCOUNT, REGION, Recorded
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -240,8 +240,8 @@ def test_collector_sidecar_scrapes_the_app_and_writes_to_this_workspace(prod: Re
 
     collector = _collector(prod)
     assert collector["essential"] is False
-    assert collector["image"] == settings.MonitoringSettings().collector_image
-    assert re.fullmatch(settings.PINNED_IMAGE, collector["image"])
+    assert collector["image"] == configure().monitoring.collector_image
+    assert re.fullmatch(settings.common.PINNED_IMAGE, collector["image"])
     config = yaml.safe_load(_env(collector)[COLLECTOR_CONFIG_ENV])
     exporter = config["exporters"]["prometheusremotewrite"]
     assert exporter["endpoint"] == expected_url
@@ -441,9 +441,9 @@ def test_invalid_monitoring_settings_stop_the_program_before_any_resource() -> N
 
 
 def test_valid_endpoints_become_subscriptions_in_order() -> None:
-    monitoring = settings.MonitoringSettings(
-        alarm_emails=tuple(EMAILS), alarm_webhooks=tuple(WEBHOOKS), alarm_sqs_queue_arn=QUEUE
-    )
+    monitoring = configure(
+        alarmEmails=EMAILS, alarmWebhooks=WEBHOOKS, alarmSqsQueueArn=QUEUE
+    ).monitoring
     assert [(s.protocol, s.endpoint) for s in subscriptions(monitoring)] == [
         ("email", EMAILS[0]),
         ("email", EMAILS[1]),
@@ -456,13 +456,13 @@ def test_valid_endpoints_become_subscriptions_in_order() -> None:
 
 
 def test_no_running_task_alarm_when_the_service_may_scale_to_zero() -> None:
-    specs = mon.service_alarms(settings.MonitoringSettings(), cluster="c", service="s", min_count=0)
+    specs = mon.service_alarms(configure().monitoring, cluster="c", service="s", min_count=0)
     assert [s.role for s in specs] == ["cpu-high", "memory-high"]
 
 
 def test_latency_threshold_is_converted_to_seconds() -> None:
     spec = mon.latency_alarm(
-        settings.MonitoringSettings(latency_statistic="p95", latency_threshold_ms=250), "lb", "tg"
+        configure(alarmLatencyStatistic="p95", alarmLatencyMs=250).monitoring, "lb", "tg"
     )
     assert spec.extended_statistic == "p95"
     assert spec.threshold == pytest.approx(0.25)
@@ -470,7 +470,7 @@ def test_latency_threshold_is_converted_to_seconds() -> None:
 
 
 def test_sidecars_must_be_non_essential() -> None:
-    monitoring = settings.MonitoringSettings()
+    monitoring = configure().monitoring
     sidecar = collector_container(
         scrape_target(monitoring, 4000),
         image=monitoring.collector_image,
@@ -497,7 +497,7 @@ def test_sidecars_must_be_non_essential() -> None:
 
 
 def test_scrape_timeout_never_exceeds_a_short_interval() -> None:
-    target = scrape_target(settings.MonitoringSettings(metrics_scrape_interval_seconds=5), 4000)
+    target = scrape_target(configure(metricsScrapeIntervalSeconds=5).monitoring, 4000)
     assert target.scrape_timeout_seconds == 5
     assert target.targets == ("localhost:4000",)
 

@@ -8,9 +8,8 @@ import pulumi
 import pytest
 
 from components.aws.network import Network, NetworkArgs, subnet_cidrs
-from settings import NetworkSettings
 from tests.harness import COMPONENT_TAGS as TAGS
-from tests.harness import run_components
+from tests.harness import configure, run_components
 
 
 @pytest.mark.parametrize("zones", [2, 3, 4, 6])
@@ -30,7 +29,7 @@ def test_adding_a_zone_keeps_existing_subnets() -> None:
 
 
 def test_nat_per_zone_routes_each_private_subnet_through_its_own_zone() -> None:
-    settings = NetworkSettings(availability_zones=3, nat_gateways="perAz")
+    settings = configure(availabilityZones=3, natGateways="perAz").network
     run = run_components(lambda: [Network("n", NetworkArgs(settings=settings, tags=TAGS)).vpc_id])
     nats = run.of_type("aws:ec2/natGateway:NatGateway")
     assert len(nats) == 3
@@ -45,7 +44,7 @@ def test_nat_per_zone_routes_each_private_subnet_through_its_own_zone() -> None:
 
 
 def test_single_nat_serves_every_private_subnet() -> None:
-    settings = NetworkSettings(availability_zones=2, nat_gateways="single")
+    settings = configure(availabilityZones=2, natGateways="single").network
     run = run_components(lambda: [Network("s", NetworkArgs(settings=settings)).vpc_id])
     (nat,) = run.of_type("aws:ec2/natGateway:NatGateway")
     private_tables = [
@@ -55,11 +54,11 @@ def test_single_nat_serves_every_private_subnet() -> None:
 
 
 def test_existing_vpc_creates_nothing_and_uses_the_given_subnets() -> None:
-    settings = NetworkSettings(
-        existing_vpc_id="vpc-0abc1234",
-        existing_public_subnet_ids=("subnet-0aaa1111", "subnet-0bbb2222"),
-        existing_private_subnet_ids=("subnet-0ccc3333", "subnet-0ddd4444"),
-    )
+    settings = configure(
+        vpcId="vpc-0abc1234",
+        publicSubnetIds=["subnet-0aaa1111", "subnet-0bbb2222"],
+        privateSubnetIds=["subnet-0ccc3333", "subnet-0ddd4444"],
+    ).network
     holder: dict[str, Network] = {}
 
     def build() -> list[pulumi.Output[object]]:
@@ -74,7 +73,7 @@ def test_existing_vpc_creates_nothing_and_uses_the_given_subnets() -> None:
 @pytest.mark.parametrize("nat", ["single", "perAz"])
 def test_nat_gateways_and_their_addresses_wait_for_the_internet_gateway(nat: str) -> None:
     """AWS refuses a public NAT gateway in a VPC whose internet gateway is not attached yet."""
-    settings = NetworkSettings(availability_zones=2, nat_gateways=nat)  # type: ignore[arg-type]
+    settings = configure(availabilityZones=2, natGateways=nat).network
     run = run_components(lambda: [Network("g", NetworkArgs(settings=settings)).vpc_id])
     gateway = run.one("aws:ec2/internetGateway:InternetGateway")
     waiting = run.of_type("aws:ec2/natGateway:NatGateway") + run.of_type("aws:ec2/eip:Eip")

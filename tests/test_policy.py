@@ -411,7 +411,8 @@ def test_secret_names_are_matched_whole_not_by_substring() -> None:
     ]
     assert [n for n in flagged + allowed if g.SECRET_NAME.match(n)] == flagged
     # settings.py refuses the same names up front, before any preview runs the pack.
-    assert [n for n in flagged + allowed if re.fullmatch(settings.SECRET_LIKE_NAME, n)] == flagged
+    pattern = settings.common.SECRET_LIKE_NAME
+    assert [n for n in flagged + allowed if re.fullmatch(pattern, n)] == flagged
 
 
 def test_unknown_values_in_a_preview_surface_as_unknown_not_as_a_pass() -> None:

@@ -44,7 +44,7 @@ def test_configuration_table_is_generated_from_pulumi_yaml() -> None:
 
 
 def test_every_object_key_and_stack_is_documented() -> None:
-    for key in settings.OBJECT_KEYS:
+    for key in settings.common.OBJECT_KEYS:
         assert f"| `{key}` |" in README, key
     for stack in STACKS:
         assert f"| `{stack}` |" in README, stack

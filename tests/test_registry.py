@@ -16,9 +16,8 @@ from components.aws.registry import (
     pull_policy,
 )
 from components.image import BUILD_CACHE_TAG
-from settings import RegistrySettings
 from tests.harness import COMPONENT_TAGS as TAGS
-from tests.harness import run_components
+from tests.harness import configure, run_components
 
 
 def test_lifecycle_policy_expires_untagged_first_then_keeps_newest_tagged() -> None:
@@ -42,7 +41,7 @@ def test_lifecycle_policy_expires_untagged_first_then_keeps_newest_tagged() -> N
 def test_registry_tags_are_immutable_except_the_build_cache(
     mutability: str, expected: str, filters: list[str] | None
 ) -> None:
-    registry_settings = RegistrySettings(tag_mutability=mutability)  # type: ignore[arg-type]
+    registry_settings = configure(registryTagMutability=mutability).registry
     run = run_components(
         lambda: [
             ContainerRegistry(
@@ -113,7 +112,9 @@ def test_registry_admits_other_accounts_only_when_they_are_configured(
     def build() -> list[pulumi.Output[str]]:
         registry = ContainerRegistry(
             f"pull-{len(accounts)}",
-            ContainerRegistryArgs(settings=RegistrySettings(pull_account_ids=accounts)),
+            ContainerRegistryArgs(
+                settings=configure(registryPullAccountIds=list(accounts)).registry
+            ),
         )
         return [registry.repository_url]
 

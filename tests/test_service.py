@@ -7,11 +7,11 @@ import json
 from components.aws.cluster import capacity_strategy
 from components.aws.task import ecr_repository_arn, execution_role_policy, secret_resource_arn
 from components.runtime import runtime_environment
-from settings import ServiceSettings
+from tests.harness import configure
 
 
 def test_runtime_environment_gives_phoenix_what_it_needs_to_boot() -> None:
-    settings = ServiceSettings(environment={"A": "1"}, deregistration_delay_seconds=30)
+    settings = configure(environment={"A": "1"}, deregistrationDelaySeconds=30).service
     env = {e["name"]: e["value"] for e in runtime_environment(settings, "app.example.com")}
     assert env == {
         "A": "1",

@@ -46,7 +46,7 @@ def test_stack_values_have_the_types_pulumi_yaml_declares(stack: str) -> None:
     for key, value in project_values(stack_file_config(stack)).items():
         declared = settings.DECLARED_KEYS.get(key)
         if declared is None:
-            assert key in settings.OBJECT_KEYS, f"{stack}: {key} is neither declared nor an object"
+            assert key in settings.common.OBJECT_KEYS, f"{stack}: {key} is not declared"
             assert isinstance(value, dict), f"{stack}: {key} must be an object"
             continue
         expected = python_types[declared["type"]]
@@ -77,7 +77,7 @@ def test_every_declared_key_has_a_description_a_typed_default_and_is_read() -> N
     finally:
         settings.ConfigReader = original  # type: ignore[misc]
     assert set(settings.DECLARED_KEYS) <= seen, set(settings.DECLARED_KEYS) - seen
-    assert set(settings.OBJECT_KEYS) <= seen
+    assert set(settings.common.OBJECT_KEYS) <= seen
 
 
 BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
@@ -205,27 +205,6 @@ def test_secret_values_are_not_echoed_in_errors() -> None:
     assert reader.problems == ["p:token = <secret>: allowed values: a"]
 
 
-def test_image_tag_defaults_to_a_hash_of_the_build_inputs(tmp_path: Any) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "lib").mkdir()
-    (tmp_path / "lib" / "app.ex").write_text("defmodule A do end\n")
-    (tmp_path / "_build").mkdir()
-    values = {"imageContext": str(tmp_path), "imageDockerfile": str(tmp_path / "Dockerfile")}
-    first = settings.load("x", values).image.tag
-    (tmp_path / "_build" / "ignored.beam").write_text("build output")
-    assert settings.load("x", values).image.tag == first
-    (tmp_path / "lib" / "app.ex").write_text("defmodule B do end\n")
-    second = settings.load("x", values).image.tag
-    assert first.startswith("src-") and second.startswith("src-") and first != second
-    assert settings.load("x", {**values, "imageTag": "abc123"}).image.tag == "abc123"
-    # Anything that rebuilds the image changes the tag too (immutable tags refuse a new digest).
-    with_args = settings.load("x", {**values, "imageBuildArgs": {"MIX_ENV": "staging"}})
-    arm = settings.load("x", {**values, "architecture": "arm64"})
-    x86 = settings.load("x", {**values, "architecture": "x86_64"})
-    assert len({with_args.image.tag, arm.image.tag, x86.image.tag}) == 3
-    assert second != with_args.image.tag
-
-
 @pytest.mark.parametrize(
     ("target", "machine", "expected"),
     [
@@ -239,8 +218,8 @@ def test_image_tag_defaults_to_a_hash_of_the_build_inputs(tmp_path: Any) -> None
 def test_auto_architecture_is_native_for_local_and_x86_64_for_fargate(
     target: str, machine: str, expected: str
 ) -> None:
-    assert settings.resolve_architecture("auto", target, machine) == expected
-    assert settings.resolve_architecture("arm64", target, machine) == "arm64"
+    assert settings.common.resolve_architecture("auto", target, machine) == expected
+    assert settings.common.resolve_architecture("arm64", target, machine) == "arm64"
 
 
 def test_arm64_builds_and_runs_arm64() -> None:

@@ -1,0 +1,157 @@
+"""Stack settings: every config key read once, validated, returned as frozen dataclasses.
+
+One module per unit (``image``, ``registry``, ``network``, ``service``, ``local``,
+``monitoring``), each with its dataclass and reader; ``common`` holds the patterns they share.
+Components never read ``pulumi.Config``; ``__main__.py`` calls :func:`from_pulumi` and the
+composition hands each component the values it uses. A bad value stops the program with one
+:class:`ConfigError` that lists every problem (key, value, what is allowed) before a single
+resource is registered. Defaults live in ``Pulumi.yaml`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import pulumi
+
+from config_reader import ConfigError, ConfigReader, current_stack_config
+from settings.common import (
+    ARCHITECTURES,
+    AUTO_ARCHITECTURE,
+    AUTONAME_SUFFIX_LENGTH,
+    MAX_LOAD_BALANCER_NAME,
+    NAME_PATTERN,
+    OBJECT_KEYS,
+    PROJECT_DIR,
+    TARGETS,
+    project_config,
+    resolve_architecture,
+)
+from settings.image import ImageSettings, read_image
+from settings.local import LocalSettings, read_local
+from settings.monitoring import MonitoringSettings, read_monitoring
+from settings.network import NetworkSettings, read_network
+from settings.registry import RegistrySettings, read_registry
+from settings.service import ServiceSettings, read_service
+
+__all__ = [
+    "ConfigError",
+    "ImageSettings",
+    "LocalSettings",
+    "MonitoringSettings",
+    "NetworkSettings",
+    "RegistrySettings",
+    "ServiceSettings",
+    "Settings",
+    "from_pulumi",
+    "load",
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs, for one stack."""
+
+    project: str
+    stack: str
+    target: Literal["local", "aws"]
+    app_name: str
+    tags: Mapping[str, str]
+    retain_on_delete: bool
+    image: ImageSettings
+    registry: RegistrySettings
+    network: NetworkSettings
+    service: ServiceSettings
+    monitoring: MonitoringSettings
+    local: LocalSettings
+
+    @property
+    def resource_prefix(self) -> str:
+        """``<app>-<stack>``: the prefix of every physical name."""
+        return f"{self.app_name}-{self.stack}"
+
+
+def load(
+    stack: str,
+    values: Mapping[str, Any],
+    *,
+    secret_keys: Collection[str] = (),
+    project_dir: Path | None = None,
+) -> Settings:
+    """Settings from a stack's raw values (CLI strings or native YAML values).
+
+    Defaults come from ``Pulumi.yaml``. Raises :class:`ConfigError` listing every problem.
+    """
+    project_name, declared_keys = project_config()
+    reader = ConfigReader(project_name, values, declared_keys, secret_keys)
+    target = reader.string("target", choices=TARGETS)
+    app_name = reader.string(
+        "appName",
+        pattern=NAME_PATTERN,
+        allowed="3-20 characters: lowercase letters, digits and '-', starting with a letter",
+    )
+    if target == "aws":
+        room = MAX_LOAD_BALANCER_NAME - AUTONAME_SUFFIX_LENGTH - len(f"-{stack}-alb")
+        reader.require(
+            len(app_name) <= room,
+            "appName",
+            app_name,
+            f"at most {room} characters for stack '{stack}': the load balancer's name "
+            f"'<appName>-{stack}-alb-<suffix>' is limited to {MAX_LOAD_BALANCER_NAME}",
+        )
+    architecture = resolve_architecture(
+        reader.string("architecture", choices=(*ARCHITECTURES, AUTO_ARCHITECTURE)), target
+    )
+    tags = reader.string_map("tags", name_pattern=r"[\w.:/=+\-@ ]{1,128}")
+    service = read_service(reader, architecture)
+    settings = Settings(
+        project=project_name,
+        stack=stack,
+        target="aws" if target == "aws" else "local",
+        app_name=app_name,
+        tags=MappingProxyType(
+            {
+                **tags,
+                "app": app_name,
+                "stack": stack,
+                "managed-by": "pulumi",
+                "project": project_name,
+            }
+        ),
+        retain_on_delete=reader.boolean("retainOnDelete"),
+        image=read_image(reader, project_dir or PROJECT_DIR, architecture),
+        registry=read_registry(reader),
+        network=read_network(reader),
+        service=service,
+        local=read_local(reader, service),
+        monitoring=read_monitoring(reader),
+    )
+    if target == "aws" and settings.local.secrets:
+        reader.problem(
+            "localSecrets",
+            sorted(settings.local.secrets),
+            "applies to the local target only; on aws give the app secrets through `secrets` "
+            "(Secrets Manager or SSM ARNs)",
+        )
+    reader.check_unknown_keys(OBJECT_KEYS)
+    reader.raise_if_problems()
+    return settings
+
+
+def from_pulumi() -> Settings:
+    """Settings of the running stack, from the configuration the Pulumi CLI passed in."""
+    values, secret_keys = current_stack_config(project_config()[0])
+    return load(pulumi.get_stack(), values, secret_keys=secret_keys)
+
+
+def __getattr__(name: str) -> Any:
+    """``PROJECT_NAME`` and ``DECLARED_KEYS`` read ``Pulumi.yaml`` when first asked for."""
+    if name == "PROJECT_NAME":
+        return project_config()[0]
+    if name == "DECLARED_KEYS":
+        return project_config()[1]
+    raise AttributeError(name)

@@ -1,0 +1,160 @@
+"""The app service's settings: size, scaling, health, load balancer, runtime config."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from config_reader import ConfigReader, cidr_problem
+from settings.common import (
+    ACM_ARN,
+    DOMAIN_PATTERN,
+    FARGATE_MEMORY,
+    HTTP_PATH_PATTERN,
+    LOG_RETENTION_DAYS,
+    MAX_STOP_TIMEOUT_SECONDS,
+    RESERVED_ENVIRONMENT,
+    SECRET_LIKE_NAME,
+    STOP_TIMEOUT_MARGIN_SECONDS,
+    kms_key_problem,
+    read_environment_map,
+    refuse_taken_names,
+    secret_arn_problem,
+)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The container service: size, scaling, health, load balancer and runtime config."""
+
+    container_port: int
+    cpu: int
+    memory: int
+    cpu_architecture: Literal["X86_64", "ARM64"]
+    desired_count: int
+    min_count: int
+    max_count: int
+    cpu_target_percent: int
+    requests_per_target: int
+    health_check_path: str
+    health_check_grace_period_seconds: int
+    deregistration_delay_seconds: int
+    log_retention_days: int
+    enable_execute_command: bool
+    fargate_spot: bool
+    ingress_cidrs: tuple[str, ...]
+    domain: str | None
+    certificate_arn: str | None
+    alb_deletion_protection: bool
+    environment: Mapping[str, str]
+    """Plain environment variables, sorted, no nulls."""
+    secret_arns: Mapping[str, str]
+    """Environment variable name -> Secrets Manager / SSM ARN, injected as ECS secrets."""
+    secret_kms_key_arns: tuple[str, ...]
+    """Customer-managed KMS keys those secrets are encrypted with (the execution role may
+    decrypt with exactly these, through Secrets Manager/SSM only)."""
+
+    @property
+    def stop_timeout_seconds(self) -> int:
+        """Longer than the load balancer's draining, so in-flight requests finish."""
+        return min(
+            self.deregistration_delay_seconds + STOP_TIMEOUT_MARGIN_SECONDS,
+            MAX_STOP_TIMEOUT_SECONDS,
+        )
+
+    @property
+    def https(self) -> bool:
+        return self.certificate_arn is not None
+
+
+def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
+    port = reader.integer("containerPort", minimum=1024, maximum=65535)
+    cpu = reader.integer("cpu", choices=FARGATE_MEMORY.keys())
+    memory = reader.integer("memory", minimum=512)
+    if cpu in FARGATE_MEMORY and memory not in FARGATE_MEMORY[cpu]:
+        allowed = FARGATE_MEMORY[cpu]
+        reader.problem(
+            "memory",
+            memory,
+            f"Fargate with cpu={cpu} accepts memory {allowed[0]}-{allowed[-1]} MiB "
+            f"({', '.join(map(str, allowed))})",
+        )
+    desired = reader.integer("desiredCount", minimum=0, maximum=1000)
+    low = reader.integer("minCount", minimum=0, maximum=1000)
+    high = reader.integer("maxCount", minimum=1, maximum=1000)
+    reader.require(
+        low <= desired <= high,
+        "desiredCount",
+        desired,
+        f"must satisfy minCount ({low}) ≤ desiredCount ≤ maxCount ({high})",
+    )
+    path = reader.string(
+        "healthCheckPath",
+        pattern=HTTP_PATH_PATTERN,
+        allowed="an HTTP path starting with '/', e.g. /health",
+    )
+    drain = reader.integer(
+        "deregistrationDelaySeconds",
+        minimum=0,
+        maximum=MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS,
+    )
+    environment = read_environment_map(reader, "environment")
+    secrets = read_environment_map(reader, "secrets", value=secret_arn_problem, mask_values=True)
+    refuse_taken_names(reader, "environment", environment)
+    refuse_taken_names(reader, "secrets", secrets, environment=environment)
+    for name in sorted(n for n in environment if re.fullmatch(SECRET_LIKE_NAME, n)):
+        if name in RESERVED_ENVIRONMENT:
+            continue  # already reported as set by the service
+        reader.problem(
+            "environment",
+            name,
+            "looks like a secret: plain environment variables are visible in the task "
+            "definition; use `secrets` (aws: a Secrets Manager/SSM ARN) or `localSecrets` (local)",
+        )
+    domain = reader.optional_string(
+        "domain", pattern=DOMAIN_PATTERN, allowed="a lowercase host name like app.example.com"
+    )
+    certificate = reader.optional_string(
+        "certificateArn",
+        pattern=ACM_ARN,
+        allowed="an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)",
+    )
+    if certificate is not None and domain is None:
+        reader.problem("domain", None, "required with certificateArn (the certificate's host)")
+    fargate_spot = reader.boolean("fargateSpot")
+    if fargate_spot and architecture == "arm64":
+        reader.problem(
+            "fargateSpot",
+            True,
+            "Fargate Spot runs x86_64 Linux tasks only: with architecture arm64, set "
+            "fargateSpot: false (or architecture: x86_64)",
+        )
+    return ServiceSettings(
+        container_port=port,
+        cpu=cpu,
+        memory=memory,
+        cpu_architecture="ARM64" if architecture == "arm64" else "X86_64",
+        desired_count=desired,
+        min_count=low,
+        max_count=high,
+        cpu_target_percent=reader.integer("cpuTargetPercent", minimum=10, maximum=95),
+        requests_per_target=reader.integer("requestsPerTarget", minimum=1, maximum=1_000_000),
+        health_check_path=path,
+        health_check_grace_period_seconds=reader.integer(
+            "healthCheckGracePeriodSeconds", minimum=0, maximum=7200
+        ),
+        deregistration_delay_seconds=drain,
+        log_retention_days=reader.integer("logRetentionDays", choices=LOG_RETENTION_DAYS),
+        enable_execute_command=reader.boolean("enableExecuteCommand"),
+        fargate_spot=fargate_spot,
+        ingress_cidrs=reader.string_list("ingressCidrs", item=cidr_problem, min_items=1),
+        domain=domain,
+        certificate_arn=certificate,
+        alb_deletion_protection=reader.boolean("albDeletionProtection"),
+        environment=MappingProxyType(environment),
+        secret_arns=MappingProxyType(secrets),
+        secret_kms_key_arns=reader.string_list("secretsKmsKeyArns", item=kms_key_problem),
+    )
