@@ -51,7 +51,7 @@ from tests.app_release import (
 )
 from tests.prometheus_support import poll
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_LIB = Path("/usr/lib/postgresql")
 INSTALL_HINT = (
     "the database tests run a real PostgreSQL server: install it "
     "(Debian/Ubuntu: `sudo apt-get install postgresql`) or run `make tools`"
@@ -68,10 +68,14 @@ UNNAMED_HOST = "127.0.0.2"
 
 
 def pg_tool(name: str) -> str:
-    """Path of a PostgreSQL server program (initdb, pg_ctl...); fails with a hint if absent."""
-    candidate = PG_BIN / name
-    if candidate.is_file():
-        return str(candidate)
+    """Path of a PostgreSQL server program (initdb, pg_ctl...); fails with a hint if absent.
+
+    Debian keeps them out of PATH, in /usr/lib/postgresql/<major>/bin (newest major wins)."""
+    candidates = sorted(
+        PG_LIB.glob(f"*/bin/{name}"), key=lambda path: int(path.parts[-3]), reverse=True
+    )
+    if candidates:
+        return str(candidates[0])
     return require_tool(name, INSTALL_HINT)
 
 
