@@ -246,6 +246,25 @@ def test_the_migrations_before_a_broken_one_stay_applied(
     assert versions(database) == [app_version(f) for f in APP_MIGRATIONS]
 
 
+def test_a_connection_lost_mid_migration_exits_non_zero_and_applies_nothing(
+    database: AppDatabase, tmp_path: Path
+) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    # The server ends the migration's own session halfway through.
+    (migrations / "1_cut.sql").write_text(
+        "CREATE TABLE cut (id int);\nSELECT pg_terminate_backend(pg_backend_pid());\n"
+    )
+
+    result = migrate(database.url(), migrations)
+
+    assert result.returncode != 0
+    assert "migrate: ERROR: 1_cut.sql failed: connection lost" in result.stderr
+    assert "crash" not in (result.stdout + result.stderr).lower()
+    assert database.rows("SELECT to_regclass('cut')") == [(None,)]
+    assert versions(database) == []
+
+
 def test_two_concurrent_migrate_runs_apply_each_migration_once(
     database: AppDatabase, tmp_path: Path
 ) -> None:
@@ -353,18 +372,17 @@ def test_health_stays_200_through_a_database_outage_and_the_app_recovers(
         assert post(release.base_url + "/visits")[0] == 200
 
         server_restarted.stop()
+        # Each pool connection notices on its own; wait until all have.
+        down = {"database_up": 0, "database_connections": 0}
         poll(
-            lambda: True if http_get(release.base_url + "/ready")[0] == 503 else None,
+            lambda: True if database_gauges(release) == down else None,
             timeout=10,
             interval=0.1,
-            what="/ready to answer 503 with the database stopped",
+            what=f"{down} with the database stopped",
             details=release.output,
         )
-        assert json.loads(http_get(release.base_url + "/ready")[2]) == {
-            "status": "unavailable",
-            "database": "down",
-        }
-        assert database_gauges(release) == {"database_up": 0, "database_connections": 0}
+        status, _, body = http_get(release.base_url + "/ready")
+        assert (status, json.loads(body)) == (503, {"status": "unavailable", "database": "down"})
         assert post(release.base_url + "/visits") == (503, b'{"error":"database unavailable"}')
         # The load balancer's check: still healthy, for as long as the outage lasts.
         deadline = time.monotonic() + 3

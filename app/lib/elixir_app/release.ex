@@ -27,6 +27,9 @@ defmodule ElixirApp.Release do
         fail("DATABASE_URL is not set: there is no database to migrate")
 
     ElixirApp.Database.LogFilter.install(config.password)
+    # The connection is linked to this process: if the server drops it, its exit must become
+    # an error message (the query fails), not kill the migration run with a crash dump.
+    Process.flag(:trap_exit, true)
     # The driver and what it needs (ssl, and stringprep for SCRAM), not the app itself.
     for app <- Application.spec(@app, :applications),
         do: {:ok, _} = Application.ensure_all_started(app)
