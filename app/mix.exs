@@ -66,7 +66,8 @@ defmodule ElixirApp.MixProject do
         not String.starts_with?(Path.basename(lib), app <> "-") do
       link = Path.join(links, "#{app}-#{vsn}")
       File.mkdir_p!(links)
-      File.rm_rf!(link)
+      # File.rm/1 removes the link itself, never what it points to.
+      _ = File.rm(link)
       File.ln_s!(lib, link)
       Code.append_path(Path.join(link, "ebin"))
     end
