@@ -5,7 +5,7 @@ The connection budget: RDS for PostgreSQL sets ``max_connections`` to
 ``LEAST({DBInstanceClassMemory/9531392}, 5000)`` (the default parameter group; "Maximum number
 of database connections", Amazon RDS User Guide). During a rolling deploy the old and the new
 revision run side by side (ECS ``maximumPercent`` 200), so the tasks can hold
-``2 × maxCount × poolSize`` connections; migrations add one pool; RDS reserves 3 connections
+``2 * maxCount * poolSize`` connections; migrations add one pool; RDS reserves 3 connections
 for its own superuser. Settings refuse a stack whose worst case does not fit.
 """
 
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from config_reader import ConfigReader
-
 
 DatabaseMode = Literal["none", "postgres", "external"]
 DATABASE_MODES: tuple[DatabaseMode, ...] = ("none", "postgres", "external")
@@ -45,7 +44,9 @@ HEADROOM = 0.9
 
 IDENTIFIER = r"[a-z][a-z0-9_]{0,62}"
 RESERVED_USERNAMES = frozenset({"postgres", "rdsadmin", "rdsrepladmin", "admin", "root"})
-SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}"
+SECRET_ARN = (
+    r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}"
+)
 SECURITY_GROUP_ID = r"sg-[0-9a-f]{8,17}"
 COMMAND_WORD = r"[A-Za-z0-9_./:=@%+-]+"
 
@@ -170,9 +171,7 @@ def read_database(
         instance_class=instance_class,
         allocated_storage_gb=allocated,
         max_allocated_storage_gb=ceiling,
-        backup_retention_days=reader.integer(
-            "databaseBackupRetentionDays", minimum=1, maximum=35
-        ),
+        backup_retention_days=reader.integer("databaseBackupRetentionDays", minimum=1, maximum=35),
         multi_az=reader.boolean("databaseMultiAz"),
         performance_insights=reader.boolean("databasePerformanceInsights"),
         name=name,
@@ -189,5 +188,3 @@ def _command_word_problem(value: str) -> str | None:
     if re.fullmatch(COMMAND_WORD, value):
         return None
     return "one word of the command, without spaces or shell characters"
-
-

@@ -149,6 +149,9 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
                 resource_id = f"sha256:{digest}{reference}"
             case "docker:index/container:Container":
                 resource_id = hashlib.sha256(physical.encode()).hexdigest()
+                if inputs.get("mustRun") is False and inputs.get("attach"):
+                    # A run-to-completion container (migrations): it exited 0.
+                    outputs |= {"exitCode": 0, "containerLogs": "0 migrations pending\n"}
                 outputs |= {
                     "hostname": resource_id[:12],
                     "networkData": [
@@ -245,6 +248,17 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             case "random:index/randomPassword:RandomPassword":
                 length = int(inputs["length"])
                 outputs["result"] = (hashlib.sha512(args.name.encode()).hexdigest() * 4)[:length]
+            case "aws:rds/instance:Instance":
+                identifier = inputs.get("identifier") or physical
+                address = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
+                outputs |= {
+                    "identifier": identifier,
+                    "address": address,
+                    "port": inputs.get("port", 5432),
+                    "endpoint": f"{address}:{inputs.get('port', 5432)}",
+                    "arn": f"{arn_base.format(service='rds')}:db:{identifier}",
+                }
+                resource_id = identifier
             case "aws:appautoscaling/target:Target":
                 resource_id = inputs["resourceId"]
             case (

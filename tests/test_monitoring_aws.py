@@ -35,6 +35,9 @@ from tests.harness import Registered, configure, run_stack, stack_file_config
 from tests.mocks import ACCOUNT, REGION, Recorded
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+MONITORING = "elixir-devops:aws:Monitoring"
+DEPLOYMENT_ALARMS = "elixir-devops:aws:DeploymentAlarms"
+DATABASE = "elixir-devops:aws:Database"
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 WORKSPACE = "aws:amp/workspace:Workspace"
@@ -70,10 +73,16 @@ def prod() -> Registered:
     return result
 
 
-def _alarms(run: Registered) -> dict[str, Recorded]:
-    """Alarms by role (the resource name without the stack prefix)."""
+def _alarms(run: Registered, component: str = "") -> dict[str, Recorded]:
+    """Alarms by role (the resource name without the stack prefix): the service's (those of
+    the Monitoring and DeploymentAlarms units), or those under ``component``."""
     prefix = "elixir-app-prod-"
-    return {r.name.removeprefix(prefix): r for r in run.of_type(ALARM)}
+    owners = {component} if component else {MONITORING, DEPLOYMENT_ALARMS}
+    return {
+        r.name.removeprefix(prefix): r
+        for r in run.of_type(ALARM)
+        if run.by_urn(r.parent).type in owners
+    }
 
 
 def _containers(run: Registered) -> list[dict[str, Any]]:
@@ -149,6 +158,24 @@ def test_alarm_thresholds_come_from_the_stack_file(prod: Registered) -> None:
     running = alarms["running-tasks-low"].inputs
     assert running["comparisonOperator"] == "LessThanThreshold"
     assert running["threshold"] == config["elixir-devops:minCount"]
+
+
+def test_the_database_alarms_on_cpu_storage_memory_and_connections_near_its_limit(
+    prod: Registered,
+) -> None:
+    alarms = _alarms(prod, DATABASE)
+    instance = prod.one("aws:rds/instance:Instance")
+    assert set(alarms) == {"db-cpu", "db-storage", "db-memory", "db-connections"}
+    for alarm in alarms.values():
+        assert alarm.inputs["namespace"] == "AWS/RDS"
+        assert alarm.inputs["dimensions"] == {
+            "DBInstanceIdentifier": instance.outputs["identifier"]
+        }
+    # prod: db.m7g.large (8 GiB, max_connections 901), 20 GiB at first.
+    assert alarms["db-connections"].inputs["threshold"] == int(901 * 0.8)
+    assert alarms["db-storage"].inputs["comparisonOperator"] == "LessThanThreshold"
+    assert alarms["db-storage"].inputs["threshold"] == int(20 * 1024**3 * 0.1)
+    assert alarms["db-memory"].inputs["threshold"] == int(8 * 1024**3 * 0.1)
 
 
 def test_missing_data_is_treated_deliberately(prod: Registered) -> None:
