@@ -156,8 +156,8 @@ defmodule ElixirApp.Cluster do
 
     for node <- MapSet.difference(failed, state.failing) do
       Logger.warning(
-        "cluster: cannot connect to #{node} (node down, different cookie, or EPMD/" <>
-          "distribution ports blocked); retrying every #{state.interval} ms"
+        "cluster: cannot connect to #{node} (node down, different cookie, or " <>
+          "distribution port blocked); retrying every #{state.interval} ms"
       )
     end
 
