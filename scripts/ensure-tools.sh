@@ -6,6 +6,10 @@ set -euo pipefail
 missing=()
 command -v mix >/dev/null 2>&1 || missing+=(elixir)
 { command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || missing+=(prometheus)
+# The clustering and rolling-restart tests run a real proxy, load generator and DNS server.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
