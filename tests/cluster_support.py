@@ -75,6 +75,8 @@ class ClusterNode:
     tmp_dir: Path
     interval_ms: int
     drain_ms: int
+    debug_routes: bool = False
+    """Serve /debug/sleep (slow requests for the rolling-restart load)."""
     query: str = QUERY
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -115,6 +117,7 @@ class ClusterNode:
                 "DNS_CLUSTER_INTERVAL_MS": str(self.interval_ms),
                 "BIND_ADDRESS": self.address,
                 "SHUTDOWN_DRAIN_MS": str(self.drain_ms),
+                "ELIXIR_APP_DEBUG_ROUTES": "true" if self.debug_routes else "false",
             },
         )
 
@@ -218,6 +221,7 @@ class Cluster:
     tmp_dir: Path
     interval_ms: int
     drain_ms: int
+    debug_routes: bool = False
 
     def node(self, address: str, cookie: str | None = None) -> ClusterNode:
         """A node (not started) on ``address``, sharing the cluster's ports and settings."""
@@ -230,6 +234,7 @@ class Cluster:
             tmp_dir=self.tmp_dir,
             interval_ms=self.interval_ms,
             drain_ms=self.drain_ms,
+            debug_routes=self.debug_routes,
         )
 
     def publish(self, addresses: Sequence[str]) -> None:
@@ -268,6 +273,7 @@ def running_cluster(
     *,
     interval_ms: int = 300,
     drain_ms: int = 5_000,
+    debug_routes: bool = False,
 ) -> Iterator[Cluster]:
     """Start dnsmasq and one node per address, all in DNS; stop them all on exit (SIGTERM,
     then SIGKILL of whatever is left)."""
@@ -289,6 +295,7 @@ def running_cluster(
             tmp_dir=tmp_dir,
             interval_ms=interval_ms,
             drain_ms=drain_ms,
+            debug_routes=debug_routes,
         )
         cluster.nodes = [cluster.node(address) for address in addresses]
         try:

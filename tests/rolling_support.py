@@ -14,6 +14,8 @@ For each node in turn (:func:`roll`):
 
 :func:`wrk_load` runs ``wrk`` paced by a Lua ``delay()`` (a bounded load, not a flood)
 until it is stopped or its duration ends, and reads its summary from the Lua ``done()`` hook.
+Two loads run at once: quick ``GET /`` and slow ``GET /debug/sleep?ms=N`` requests, so that
+requests are in flight when a node is deregistered and when it gets SIGTERM.
 ``tests/test_rolling_restart.py`` asserts on it; ``bench/rolling_restart.py`` prints it.
 """
 
@@ -184,8 +186,10 @@ def wrk_load(
     """Run wrk against ``url`` until the block ends (or ``max_duration_s``), each connection
     waiting ``pace_ms`` between requests; yields the run, stopped and parsed on exit."""
     wrk = require_tool("wrk", WRK_HINT)
-    script = tmp_dir / "paced.lua"
-    script.write_text(_WRK_SCRIPT % pace_ms)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=tmp_dir, prefix="paced-", suffix=".lua", delete=False
+    ) as script:
+        script.write(_WRK_SCRIPT % pace_ms)
     process = subprocess.Popen(
         [
             wrk,
@@ -193,7 +197,7 @@ def wrk_load(
             f"--connections={connections}",
             f"--duration={max_duration_s}s",
             "--timeout=10s",
-            f"--script={script}",
+            f"--script={script.name}",
             url,
         ],
         stdin=subprocess.DEVNULL,
@@ -231,15 +235,16 @@ class Rig:
 def rolling_rig(
     timings: RollTimings, *, interval_ms: int = 500, proxy_retries: bool = False
 ) -> Iterator[Rig]:
-    """Three clustered nodes (drain set from ``timings``) behind HAProxy health-checking them
-    with ``timings``; every server UP before the rig is yielded.
+    """Three clustered nodes (drain set from ``timings``, slow ``/debug/sleep?ms=N`` requests
+    on) behind HAProxy health-checking them with ``timings``; every server UP before the rig
+    is yielded.
 
     By default the proxy does not retry failed requests elsewhere, like the ALB: whatever
     the roll breaks reaches the clients. ``proxy_retries=True`` is the local target's proxy.
     """
     drain_ms = timings.shutdown_drain_ms
     with (
-        running_cluster(interval_ms=interval_ms, drain_ms=drain_ms) as cluster,
+        running_cluster(interval_ms=interval_ms, drain_ms=drain_ms, debug_routes=True) as cluster,
         tempfile.TemporaryDirectory(prefix="elixir_app-proxy-") as tmp,
     ):
         cluster.wait_for_mesh()

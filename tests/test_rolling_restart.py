@@ -33,52 +33,74 @@ MAX_LOAD_S = 120
 """wrk stops on its own after this even if the test hangs."""
 MIN_REQUESTS = 500
 """Fewer would mean the load did not really run through the roll."""
+SLOW_MS = 300
+"""Slow requests, shorter than the (scaled) deregistration delay as every request must be."""
+SLOW_CONNECTIONS = 4
+MIN_SLOW_REQUESTS = 20
+
+Rolled = tuple[Rig, list[NodeRoll], LoadResult, LoadResult, dict[str, int]]
 
 
 @pytest.fixture(scope="module")
-def rolled() -> Iterator[tuple[Rig, list[NodeRoll], LoadResult, dict[str, int]]]:
+def rolled() -> Iterator[Rolled]:
     """Roll the whole cluster once under load; the tests look at what happened."""
     with rolling_rig(TEST_TIMINGS) as rig, tempfile.TemporaryDirectory() as tmp:
         served_before = {name: int(row["hrsp_2xx"]) for name, row in rig.proxy.stats().items()}
-        with wrk_load(
-            rig.proxy.url + "/",
-            connections=CONNECTIONS,
-            pace_ms=PACE_MS,
-            max_duration_s=MAX_LOAD_S,
-            tmp_dir=Path(tmp),
-        ) as load:
-            time.sleep(0.5)
+        with (
+            wrk_load(
+                rig.proxy.url + "/",
+                connections=CONNECTIONS,
+                pace_ms=PACE_MS,
+                max_duration_s=MAX_LOAD_S,
+                tmp_dir=Path(tmp),
+            ) as load,
+            wrk_load(
+                f"{rig.proxy.url}/debug/sleep?ms={SLOW_MS}",
+                connections=SLOW_CONNECTIONS,
+                pace_ms=0,
+                max_duration_s=MAX_LOAD_S,
+                tmp_dir=Path(tmp),
+            ) as slow_load,
+        ):
+            time.sleep(1)
             figures = roll(rig)
             time.sleep(0.5)
             result = load.stop()
+            slow = slow_load.stop()
         served_after = {name: int(row["hrsp_2xx"]) for name, row in rig.proxy.stats().items()}
         served = {name: served_after[name] - served_before[name] for name in served_after}
-        yield rig, figures, result, served
+        yield rig, figures, result, slow, served
 
 
 def test_no_request_fails_while_every_node_is_replaced(
-    rolled: tuple[Rig, list[NodeRoll], LoadResult, dict[str, int]],
+    rolled: Rolled,
 ) -> None:
-    rig, figures, result, _served = rolled
+    rig, figures, result, _slow, _served = rolled
     assert [f.node for f in figures] == [node.name for node in rig.cluster.nodes]
     assert result.requests >= MIN_REQUESTS, result
     assert result.failures == 0, result
-    assert result.connect_errors == result.read_errors == result.timeouts == 0
+
+
+def test_slow_requests_in_flight_at_deregistration_are_not_cut(rolled: Rolled) -> None:
+    _rig, _figures, _result, slow, _served = rolled
+    assert slow.requests >= MIN_SLOW_REQUESTS, slow
+    assert slow.failures == 0, slow
+    assert slow.p50_us >= SLOW_MS * 1000, "they really were slow"
 
 
 def test_every_node_drains_and_exits_zero_on_sigterm(
-    rolled: tuple[Rig, list[NodeRoll], LoadResult, dict[str, int]],
+    rolled: Rolled,
 ) -> None:
-    _rig, figures, _result, _served = rolled
+    _rig, figures, _result, _slow, _served = rolled
     for figure in figures:
         assert figure.exit_status == 0, figure
         assert figure.drained_after_s is not None, f"still in flight after the delay: {figure}"
 
 
 def test_the_replaced_nodes_serve_again_and_form_a_full_mesh(
-    rolled: tuple[Rig, list[NodeRoll], LoadResult, dict[str, int]],
+    rolled: Rolled,
 ) -> None:
-    rig, _figures, _result, served = rolled
+    rig, _figures, _result, _slow, served = rolled
     assert all(count > 0 for count in served.values()), served
     for name, row in rig.proxy.stats().items():
         assert row["status"] == "UP", (name, row["status"])
