@@ -151,6 +151,16 @@ def test_the_connection_budget_follows_rds_max_connections() -> None:
         ),
         ({"migrateCommand": ["bin/migrate; rm -rf /"]}, "migrateCommand"),
         ({"databaseMaxAllocatedStorageGb": 10}, "databaseMaxAllocatedStorageGb"),
+        ({"databaseEngineVersion": "12"}, "databaseEngineVersion"),
+        ({"databaseAllocatedStorageGb": 5}, "databaseAllocatedStorageGb"),
+        ({"databaseBackupRetentionDays": 0}, "databaseBackupRetentionDays"),
+        ({"poolSize": 0}, "poolSize"),
+        ({"databaseSecurityGroupId": "default"}, "databaseSecurityGroupId"),
+        ({"migrations": "sometimes"}, "migrations"),
+        ({"localDatabasePort": 80}, "localDatabasePort"),
+        ({"localDatabasePort": 4000}, "localDatabasePort"),
+        ({"distributionPort": 4000}, "distributionPort"),
+        ({"clustering": "yes please"}, "clustering"),
     ],
 )
 def test_bad_database_settings_name_the_key(values: dict[str, Any], key: str) -> None:
