@@ -20,9 +20,6 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from settings import Settings
 from settings import load as settings_load
@@ -99,16 +96,16 @@ def run_components(build: Callable[[], Iterable[pulumi.Output[Any]] | None]) -> 
     """
     monitor = _monitor("test")
     monitor.clear()
-    SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
-    SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
 
-    async def program() -> None:
-        outputs = build() or []
-        await pulumi.Output.all(*outputs).future()
+    # pulumi.runtime.test clears the runtime's pending work, runs the program and returns once
+    # the Output it returns has resolved and every registration has reached the monitor.
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[list[Any]]:
+        return pulumi.Output.all(*(build() or []))
 
     error: str | None = None
     try:
-        _sync_await(run_pulumi_func(lambda: _sync_await(program())))
+        program()
     except pulumi.RunError as exc:
         error = str(exc)
     return Registered(monitor.recorded(), {}, error)

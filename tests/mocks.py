@@ -36,12 +36,15 @@ def short_hash(text: str, length: int = 8) -> str:
 # them (``pulumi.runtime.rpc`` is outside ``pulumi.runtime.__all__``): this module is the one
 # place that does, with rpc's own helpers, so an SDK change breaks here and nowhere else.
 
+UNKNOWN = rpc.UNKNOWN
+"""How an unknown value (a preview's computed output) reads in recorded inputs."""
+
 
 def unwrap(value: Any) -> Any:
     """Plain values from mock inputs: secrets unwrapped, unknowns (previews) as the engine's
     unknown sentinel, recursively."""
     if isinstance(value, pulumi.output.Unknown):
-        return rpc.UNKNOWN
+        return UNKNOWN
     if isinstance(value, dict):
         if rpc.is_rpc_secret(value):
             return unwrap(rpc.unwrap_rpc_secret(value))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from pulumi.runtime.rpc import UNKNOWN
 
 from components.image import is_pushed_reference
 from tests.conftest import AWS_STACKS
 from tests.harness import Registered, run_stack
+from tests.mocks import UNKNOWN
 
 PREVIEW_RUNS: dict[str, Registered] = {}
 
