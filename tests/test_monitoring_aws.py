@@ -31,7 +31,15 @@ from components.aws.prometheus import (
 )
 from components.aws.task import container_definitions
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered, configure, run_stack, stack_file_config
+from tests.harness import (
+    Registered,
+    configure,
+    run_stack,
+    stack_file_config,
+    unit,
+    web_service,
+    web_task,
+)
 from tests.mocks import ACCOUNT, REGION, Recorded
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -71,13 +79,18 @@ def prod() -> Registered:
 
 
 def _alarms(run: Registered) -> dict[str, Recorded]:
-    """Alarms by role (the resource name without the stack prefix)."""
-    prefix = "elixir-app-prod-"
-    return {r.name.removeprefix(prefix): r for r in run.of_type(ALARM)}
+    """The service's alarms (DeploymentAlarms' and Monitoring's) by role: the resource name
+    without the stack prefix."""
+    alarms = [
+        alarm
+        for component in ("DeploymentAlarms", "Monitoring")
+        for alarm in unit(run, f"elixir-devops:aws:{component}").of_type(ALARM)
+    ]
+    return {r.name.removeprefix(f"{run.prefix}-"): r for r in alarms}
 
 
 def _containers(run: Registered) -> list[dict[str, Any]]:
-    return json.loads(run.one(TASK_DEFINITION).inputs["containerDefinitions"])
+    return json.loads(web_task(run).one(TASK_DEFINITION).inputs["containerDefinitions"])
 
 
 def _collector(run: Registered) -> dict[str, Any]:
@@ -97,7 +110,7 @@ def test_alarms_watch_this_stacks_load_balancer_target_group_and_service(prod: R
     lb = prod.one(LOAD_BALANCER).outputs["arnSuffix"]
     tg = prod.one(TARGET_GROUP).outputs["arnSuffix"]
     cluster = prod.one(CLUSTER).outputs["name"]
-    service = prod.one(SERVICE).outputs["name"]
+    service = web_service(prod).one(SERVICE).outputs["name"]
     alb_dims = {"LoadBalancer": lb, "TargetGroup": tg}
     ecs_dims = {"ClusterName": cluster, "ServiceName": service}
     alarms = _alarms(prod)
@@ -195,7 +208,7 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_can_use_and_only_alarms_publis
     prod: Registered,
 ) -> None:
     topic = prod.one(TOPIC)
-    key = prod.one("aws:kms/key:Key")
+    key = unit(prod, "elixir-devops:aws:AlarmTopic").one("aws:kms/key:Key")
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True
     key_statements = json.loads(key.inputs["policy"])["Statement"]
@@ -215,7 +228,7 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_can_use_and_only_alarms_publis
 
 def test_deployments_roll_back_on_the_5xx_and_unhealthy_host_alarms(prod: Registered) -> None:
     alarms = _alarms(prod)
-    service = prod.one(SERVICE)
+    service = web_service(prod).one(SERVICE)
     deployment = service.inputs["alarms"]
     assert deployment["enable"] is True
     assert deployment["rollback"] is True
@@ -255,7 +268,7 @@ def test_collector_sidecar_scrapes_the_app_and_writes_to_this_workspace(prod: Re
     assert config["service"]["pipelines"]["metrics"]["exporters"] == ["prometheusremotewrite"]
     # Its logs land in the app's log group under its own prefix.
     options = collector["logConfiguration"]["options"]
-    assert options["awslogs-group"] == prod.one(LOG_GROUP).outputs["name"]
+    assert options["awslogs-group"] == web_task(prod).one(LOG_GROUP).outputs["name"]
     assert options["awslogs-stream-prefix"] == COLLECTOR_NAME
 
 
@@ -345,7 +358,7 @@ def test_dashboard_shows_this_stacks_resources(prod: Registered) -> None:
     lb = prod.one(LOAD_BALANCER).outputs["arnSuffix"]
     tg = prod.one(TARGET_GROUP).outputs["arnSuffix"]
     cluster = prod.one(CLUSTER).outputs["name"]
-    service = prod.one(SERVICE).outputs["name"]
+    service = web_service(prod).one(SERVICE).outputs["name"]
     for line in lines:
         dims = dict(zip(line[2:-1:2], line[3:-1:2], strict=True))
         if line[0] == "AWS/ApplicationELB":
@@ -359,7 +372,7 @@ def test_dashboard_shows_this_stacks_resources(prod: Registered) -> None:
 
 
 def test_log_group_is_encrypted_with_the_configured_key(prod: Registered) -> None:
-    assert prod.one(LOG_GROUP).inputs["kmsKeyId"] == LOG_KEY
+    assert web_task(prod).one(LOG_GROUP).inputs["kmsKeyId"] == LOG_KEY
 
 
 # -- every committed stack -------------------------------------------------------------------
@@ -372,7 +385,7 @@ def test_committed_stacks_run_with_monitoring(stack: str) -> None:
     assert result.outputs["alarmTopicArn"].startswith(f"arn:aws:sns:{REGION}:{ACCOUNT}:")
     assert result.outputs["dashboardName"] == f"elixir-app-{stack}"
     assert len(result.of_type(ALARM)) >= 5
-    assert result.one(SERVICE).inputs["alarms"]["rollback"] is True
+    assert web_service(result).one(SERVICE).inputs["alarms"]["rollback"] is True
     managed = config.get("elixir-devops:managedPrometheus", False) is True
     assert len(result.of_type(WORKSPACE)) == int(managed)
     assert ("prometheusRemoteWriteUrl" in result.outputs) == managed
