@@ -32,9 +32,21 @@ from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
 from components.runtime import runtime_variables
-from settings import ServiceSettings, Settings
+from settings import NetworkSettings, ServiceSettings, Settings
 
 Outputs = Mapping[str, pulumi.Input[object]]
+
+
+def network_args(network: NetworkSettings, tags: Mapping[str, str]) -> NetworkArgs:
+    return NetworkArgs(
+        vpc_cidr=network.vpc_cidr,
+        availability_zones=network.availability_zones,
+        nat_gateways=network.nat_gateways,
+        existing_vpc_id=network.existing_vpc_id,
+        existing_public_subnet_ids=network.existing_public_subnet_ids,
+        existing_private_subnet_ids=network.existing_private_subnet_ids,
+        tags=tags,
+    )
 
 
 def load_balancer_args(
@@ -62,7 +74,7 @@ def build_aws(settings: Settings) -> Outputs:
     tags = settings.tags
     service_settings = settings.service
     monitoring_settings = settings.monitoring
-    network = Network(prefix, NetworkArgs(settings=settings.network, tags=tags))
+    network = Network(prefix, network_args(settings.network, tags))
     registry = ContainerRegistry(
         prefix,
         ContainerRegistryArgs(
