@@ -32,7 +32,7 @@ from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
 from components.runtime import runtime_variables
-from settings import NetworkSettings, ServiceSettings, Settings
+from settings import NetworkSettings, RegistrySettings, ServiceSettings, Settings
 
 Outputs = Mapping[str, pulumi.Input[object]]
 
@@ -46,6 +46,20 @@ def network_args(network: NetworkSettings, tags: Mapping[str, str]) -> NetworkAr
         existing_public_subnet_ids=network.existing_public_subnet_ids,
         existing_private_subnet_ids=network.existing_private_subnet_ids,
         tags=tags,
+    )
+
+
+def registry_args(
+    registry: RegistrySettings, tags: Mapping[str, str], retain_on_delete: bool
+) -> ContainerRegistryArgs:
+    return ContainerRegistryArgs(
+        tag_mutability=registry.tag_mutability,
+        untagged_expiry_days=registry.untagged_expiry_days,
+        keep_tagged_count=registry.keep_tagged_count,
+        force_delete=registry.force_delete,
+        pull_account_ids=registry.pull_account_ids,
+        tags=tags,
+        retain_on_delete=retain_on_delete,
     )
 
 
@@ -76,10 +90,7 @@ def build_aws(settings: Settings) -> Outputs:
     monitoring_settings = settings.monitoring
     network = Network(prefix, network_args(settings.network, tags))
     registry = ContainerRegistry(
-        prefix,
-        ContainerRegistryArgs(
-            settings=settings.registry, tags=tags, retain_on_delete=settings.retain_on_delete
-        ),
+        prefix, registry_args(settings.registry, tags, settings.retain_on_delete)
     )
     image = ContainerImage(
         prefix,
