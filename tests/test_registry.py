@@ -100,6 +100,22 @@ def test_pull_policy_lints_clean_with_parliament() -> None:
     assert findings == []
 
 
+def test_the_stacks_expiry_and_deletion_settings_reach_the_repository() -> None:
+    settings = configure(
+        registryUntaggedExpiryDays=3, registryKeepTaggedCount=12, registryForceDelete=True
+    ).registry
+    run = run_components(
+        lambda: [ContainerRegistry("cfg", registry_args(settings, TAGS, True)).repository_url]
+    )
+    repository = run.one("aws:ecr/repository:Repository")
+    assert repository.inputs["forceDelete"] is True
+    assert repository.retain_on_delete and repository.protect
+    policy = run.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"]
+    untagged, tagged = json.loads(policy)["rules"]
+    assert untagged["selection"]["countNumber"] == 3
+    assert tagged["selection"]["countNumber"] == 12
+
+
 @pytest.mark.parametrize("accounts", [(), (STAGING_ACCOUNT,), (STAGING_ACCOUNT, PROD_ACCOUNT)])
 def test_registry_admits_other_accounts_only_when_they_are_configured(
     accounts: tuple[str, ...],
