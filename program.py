@@ -32,7 +32,13 @@ from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
 from components.runtime import runtime_variables
-from settings import NetworkSettings, RegistrySettings, ServiceSettings, Settings
+from settings import (
+    MonitoringSettings,
+    NetworkSettings,
+    RegistrySettings,
+    ServiceSettings,
+    Settings,
+)
 
 Outputs = Mapping[str, pulumi.Input[object]]
 
@@ -60,6 +66,78 @@ def registry_args(
         pull_account_ids=registry.pull_account_ids,
         tags=tags,
         retain_on_delete=retain_on_delete,
+    )
+
+
+def alarm_topic_args(monitoring: MonitoringSettings, tags: Mapping[str, str]) -> AlarmTopicArgs:
+    return AlarmTopicArgs(
+        emails=monitoring.alarm_emails,
+        webhooks=monitoring.alarm_webhooks,
+        sqs_queue_arn=monitoring.alarm_sqs_queue_arn,
+        tags=tags,
+    )
+
+
+def managed_prometheus_args(
+    monitoring: MonitoringSettings, container_port: int, tags: Mapping[str, str]
+) -> ManagedPrometheusArgs:
+    return ManagedPrometheusArgs(
+        container_port=container_port,
+        metrics_path=monitoring.metrics_path,
+        scrape_interval_seconds=monitoring.metrics_scrape_interval_seconds,
+        collector_image=monitoring.collector_image,
+        grafana=monitoring.managed_grafana,
+        tags=tags,
+    )
+
+
+def deployment_alarms_args(
+    monitoring: MonitoringSettings,
+    *,
+    load_balancer_arn_suffix: pulumi.Input[str],
+    target_group_arn_suffix: pulumi.Input[str],
+    topic_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+) -> DeploymentAlarmsArgs:
+    return DeploymentAlarmsArgs(
+        target_5xx_percent=monitoring.target_5xx_percent,
+        unhealthy_hosts=monitoring.unhealthy_hosts,
+        period_seconds=monitoring.period_seconds,
+        evaluation_periods=monitoring.evaluation_periods,
+        load_balancer_arn_suffix=load_balancer_arn_suffix,
+        target_group_arn_suffix=target_group_arn_suffix,
+        topic_arn=topic_arn,
+        tags=tags,
+    )
+
+
+def monitoring_args(
+    monitoring: MonitoringSettings,
+    *,
+    topic_arn: pulumi.Input[str],
+    cluster_name: pulumi.Input[str],
+    service_name: pulumi.Input[str],
+    load_balancer_arn_suffix: pulumi.Input[str],
+    target_group_arn_suffix: pulumi.Input[str],
+    min_count: int,
+    deployment_alarm_arns: pulumi.Input[Sequence[str]],
+    tags: Mapping[str, str],
+) -> MonitoringArgs:
+    return MonitoringArgs(
+        cpu_high_percent=monitoring.cpu_high_percent,
+        memory_high_percent=monitoring.memory_high_percent,
+        latency_statistic=monitoring.latency_statistic,
+        latency_threshold_ms=monitoring.latency_threshold_ms,
+        period_seconds=monitoring.period_seconds,
+        evaluation_periods=monitoring.evaluation_periods,
+        topic_arn=topic_arn,
+        cluster_name=cluster_name,
+        service_name=service_name,
+        load_balancer_arn_suffix=load_balancer_arn_suffix,
+        target_group_arn_suffix=target_group_arn_suffix,
+        min_count=min_count,
+        deployment_alarm_arns=deployment_alarm_arns,
+        tags=tags,
     )
 
 
@@ -101,15 +179,11 @@ def build_aws(settings: Settings) -> Outputs:
         ),
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
-    alarm_topic = AlarmTopic(prefix, AlarmTopicArgs(settings=monitoring_settings, tags=tags))
+    alarm_topic = AlarmTopic(prefix, alarm_topic_args(monitoring_settings, tags))
     prometheus = (
         ManagedPrometheus(
             prefix,
-            ManagedPrometheusArgs(
-                settings=monitoring_settings,
-                container_port=service_settings.container_port,
-                tags=tags,
-            ),
+            managed_prometheus_args(monitoring_settings, service_settings.container_port, tags),
         )
         if monitoring_settings.managed_prometheus
         else None
@@ -120,8 +194,8 @@ def build_aws(settings: Settings) -> Outputs:
     )
     deployment_alarms = DeploymentAlarms(
         prefix,
-        DeploymentAlarmsArgs(
-            settings=monitoring_settings,
+        deployment_alarms_args(
+            monitoring_settings,
             load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             topic_arn=alarm_topic.topic_arn,
@@ -216,8 +290,8 @@ def build_aws(settings: Settings) -> Outputs:
     )
     monitoring = Monitoring(
         prefix,
-        MonitoringArgs(
-            settings=monitoring_settings,
+        monitoring_args(
+            monitoring_settings,
             topic_arn=alarm_topic.topic_arn,
             cluster_name=cluster.cluster_name,
             service_name=service.service_name,

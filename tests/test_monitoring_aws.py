@@ -164,6 +164,24 @@ def test_alarm_thresholds_come_from_the_stack_file(prod: Registered) -> None:
     assert running["threshold"] == config["elixir-devops:minCount"]
 
 
+def test_every_alarm_follows_the_configured_period_and_evaluation_periods() -> None:
+    run = run_stack(
+        "dev", {"alarmPeriodSeconds": 300, "alarmEvaluationPeriods": 4, "alarmUnhealthyHosts": 2}
+    )
+    assert run.error is None, run.error
+    alarms = _alarms(run)
+    assert len(alarms) >= 5
+    for alarm in alarms.values():
+        inputs = alarm.inputs
+        assert (inputs["evaluationPeriods"], inputs["datapointsToAlarm"]) == (4, 4), alarm.urn
+        if "metricQueries" in inputs:
+            periods = {q["metric"]["period"] for q in inputs["metricQueries"] if "metric" in q}
+        else:
+            periods = {inputs["period"]}
+        assert periods == {300}, alarm.urn
+    assert alarms["unhealthy-hosts"].inputs["threshold"] == 2
+
+
 def test_missing_data_is_treated_deliberately(prod: Registered) -> None:
     treat = {role: a.inputs["treatMissingData"] for role, a in _alarms(prod).items()}
     # Silence from Container Insights means no tasks: that must alarm. Elsewhere no datapoint
@@ -454,10 +472,7 @@ def test_invalid_monitoring_settings_stop_the_program_before_any_resource() -> N
 
 
 def test_valid_endpoints_become_subscriptions_in_order() -> None:
-    monitoring = configure(
-        alarmEmails=EMAILS, alarmWebhooks=WEBHOOKS, alarmSqsQueueArn=QUEUE
-    ).monitoring
-    assert [(s.protocol, s.endpoint) for s in subscriptions(monitoring)] == [
+    assert [(s.protocol, s.endpoint) for s in subscriptions(EMAILS, WEBHOOKS, QUEUE)] == [
         ("email", EMAILS[0]),
         ("email", EMAILS[1]),
         ("https", WEBHOOKS[0]),
@@ -469,14 +484,14 @@ def test_valid_endpoints_become_subscriptions_in_order() -> None:
 
 
 def test_no_running_task_alarm_when_the_service_may_scale_to_zero() -> None:
-    specs = mon.service_alarms(configure().monitoring, cluster="c", service="s", min_count=0)
+    specs = mon.service_alarms(
+        cpu_percent=80, memory_percent=80, period_seconds=60, cluster="c", service="s", min_count=0
+    )
     assert [s.role for s in specs] == ["cpu-high", "memory-high"]
 
 
 def test_latency_threshold_is_converted_to_seconds() -> None:
-    spec = mon.latency_alarm(
-        configure(alarmLatencyStatistic="p95", alarmLatencyMs=250).monitoring, "lb", "tg"
-    )
+    spec = mon.latency_alarm("p95", 250, 60, "lb", "tg")
     assert spec.extended_statistic == "p95"
     assert spec.threshold == pytest.approx(0.25)
     assert spec.evaluate_low_sample_count_percentiles == "ignore"
@@ -485,7 +500,7 @@ def test_latency_threshold_is_converted_to_seconds() -> None:
 def test_sidecars_must_be_non_essential() -> None:
     monitoring = configure().monitoring
     sidecar = collector_container(
-        scrape_target(monitoring, 4000),
+        scrape_target(4000, "/metrics", 15),
         image=monitoring.collector_image,
         remote_write_url=remote_write_url(
             f"https://aps-workspaces.{REGION}.amazonaws.com/workspaces/ws-1/"
@@ -510,7 +525,7 @@ def test_sidecars_must_be_non_essential() -> None:
 
 
 def test_scrape_timeout_never_exceeds_a_short_interval() -> None:
-    target = scrape_target(configure(metricsScrapeIntervalSeconds=5).monitoring, 4000)
+    target = scrape_target(4000, "/metrics", 5)
     assert target.scrape_timeout_seconds == 5
     assert target.targets == ("localhost:4000",)
 
