@@ -33,6 +33,7 @@ from components.local import registry as local_registry
 from components.local import service as local_service
 from components.runtime import runtime_variables
 from settings import (
+    LocalSettings,
     MonitoringSettings,
     NetworkSettings,
     RegistrySettings,
@@ -138,6 +139,43 @@ def monitoring_args(
         min_count=min_count,
         deployment_alarm_arns=deployment_alarm_arns,
         tags=tags,
+    )
+
+
+def local_service_args(
+    service: ServiceSettings,
+    local: LocalSettings,
+    *,
+    image_ref: pulumi.Input[str],
+    network_name: pulumi.Input[str],
+    app_secrets: AppSecrets,
+    labels: Mapping[str, str],
+) -> local_service.ContainerServiceArgs:
+    return local_service.ContainerServiceArgs(
+        image_ref=image_ref,
+        network_name=network_name,
+        container_port=service.container_port,
+        host_port=local.app_port,
+        bind_address=local.bind_address,
+        health_check_path=service.health_check_path,
+        health_check_grace_period_seconds=service.health_check_grace_period_seconds,
+        stop_timeout_seconds=service.stop_timeout_seconds,
+        memory_mb=local.memory_mb,
+        cpus=local.cpus,
+        log_max_size_mb=local.log_max_size_mb,
+        log_max_files=local.log_max_files,
+        environment=runtime_variables(
+            container_port=service.container_port,
+            stop_timeout_seconds=service.stop_timeout_seconds,
+            host=local_service.PUBLIC_HOST,
+            environment=service.environment,
+        ),
+        secrets={
+            **local.secrets,
+            "SECRET_KEY_BASE": app_secrets.secret_key_base,
+            "RELEASE_COOKIE": app_secrets.release_cookie,
+        },
+        labels=labels,
     )
 
 
@@ -356,13 +394,12 @@ def build_local(settings: Settings) -> Outputs:
     secrets = AppSecrets(prefix, AppSecretsArgs())
     service = local_service.ContainerService(
         prefix,
-        local_service.ContainerServiceArgs(
-            settings=settings.service,
-            local=local,
+        local_service_args(
+            settings.service,
+            local,
             image_ref=image.image_ref,
             network_name=network.network_name,
-            secret_key_base=secrets.secret_key_base,
-            release_cookie=secrets.release_cookie,
+            app_secrets=secrets,
             labels=labels,
         ),
     )

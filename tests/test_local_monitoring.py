@@ -64,6 +64,7 @@ def test_component_wires_prometheus_into_grafana_on_the_network() -> None:
                     network_name="mon-net",
                     prometheus_port=9191,
                     grafana_port=3300,
+                    bind_address="127.0.0.1",
                     grafana_admin_password=pulumi.Output.secret("s3cret-admin"),
                 ),
             ).grafana_url

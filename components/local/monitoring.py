@@ -91,12 +91,12 @@ class MonitoringArgs:
     """``<app container>:<port>`` on the private network."""
     network_name: pulumi.Input[str]
     """The stack's private network."""
-    prometheus_port: int = 9090
+    prometheus_port: int
     """Published host port of Prometheus."""
-    grafana_port: int = 3000
+    grafana_port: int
     """Published host port of Grafana."""
-    bind_address: str = "127.0.0.1"
-    """Host address the Prometheus and Grafana ports listen on (loopback by default)."""
+    bind_address: str
+    """Host address the Prometheus and Grafana ports are published on."""
     grafana_admin_password: pulumi.Input[str] | None = None
     """Secret; None - generate one."""
     labels: Mapping[str, str] = field(default_factory=dict)
