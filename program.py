@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
+import pulumi_docker as docker
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
@@ -26,13 +27,14 @@ from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
 from components.aws.runtime_secrets import RuntimeSecrets, RuntimeSecretsArgs
 from components.aws.service import LoadBalancerAttachment, Service, ServiceArgs
 from components.aws.task import FargateTask, FargateTaskArgs, ecr_repository_arn
-from components.image import ContainerImage, ContainerImageArgs
+from components.image import ContainerImage, ContainerImageArgs, ImageBuild
 from components.local import monitoring as local_monitoring
 from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
 from components.runtime import runtime_variables
 from settings import (
+    ImageSettings,
     LocalSettings,
     MonitoringSettings,
     NetworkSettings,
@@ -179,6 +181,26 @@ def local_service_args(
     )
 
 
+def image_args(
+    image: ImageSettings,
+    repository_url: pulumi.Input[str],
+    registry: docker.RegistryArgs | None = None,
+) -> ContainerImageArgs:
+    return ContainerImageArgs(
+        build=ImageBuild(
+            context=image.context,
+            dockerfile=image.dockerfile,
+            platform=image.platform,
+            build_args=image.build_args,
+        ),
+        tag=image.tag,
+        build_on_preview=image.build_on_preview,
+        repository_url=repository_url,
+        registry=registry,
+        prebuilt=image.prebuilt,
+    )
+
+
 def load_balancer_args(
     service: ServiceSettings,
     vpc_id: pulumi.Input[str],
@@ -210,11 +232,7 @@ def build_aws(settings: Settings) -> Outputs:
     )
     image = ContainerImage(
         prefix,
-        ContainerImageArgs(
-            settings=settings.image,
-            repository_url=registry.repository_url,
-            registry=registry.credentials(),
-        ),
+        image_args(settings.image, registry.repository_url, registry.credentials()),
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
     alarm_topic = AlarmTopic(prefix, alarm_topic_args(monitoring_settings, tags))
@@ -388,7 +406,7 @@ def build_local(settings: Settings) -> Outputs:
     # registry; depends_on says so explicitly as well.
     image = ContainerImage(
         prefix,
-        ContainerImageArgs(settings=settings.image, repository_url=registry.repository_url),
+        image_args(settings.image, registry.repository_url),
         opts=pulumi.ResourceOptions(depends_on=[registry]),
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
