@@ -427,6 +427,7 @@ def build_local(settings: Settings) -> Outputs:
             job_name=settings.app_name,
             app_address=service.internal_address,
             network_name=network.network_name,
+            metrics_path=settings.monitoring.metrics_path,
             prometheus_port=local.prometheus_port,
             grafana_port=local.grafana_port,
             bind_address=local.bind_address,
