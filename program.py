@@ -1,6 +1,8 @@
 """The program's composition: which components each target builds, in dependency order.
 
 ``__main__.py`` calls :func:`build` with validated settings and exports what it returns.
+Components never see a settings object: one ``<unit>_args`` function per unit maps the
+settings (and the neighbours' outputs) to that unit's flat Args.
 """
 
 from __future__ import annotations
