@@ -15,6 +15,7 @@ import pulumi_docker as docker
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
 from components.aws.cluster import Cluster, ClusterArgs
+from components.aws.database import POSTGRES_PORT, Database, DatabaseArgs, alarm_thresholds
 from components.aws.firewall import allow
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.monitoring import (
@@ -30,6 +31,7 @@ from components.aws.runtime_secrets import RuntimeSecrets, RuntimeSecretsArgs
 from components.aws.service import LoadBalancerAttachment, Service, ServiceArgs
 from components.aws.task import FargateTask, FargateTaskArgs, ecr_repository_arn
 from components.image import ContainerImage, ContainerImageArgs, ImageBuild
+from components.local import database as local_database
 from components.local import monitoring as local_monitoring
 from components.local import network as local_network
 from components.local import registry as local_registry
@@ -44,6 +46,7 @@ from settings import (
     ServiceSettings,
     Settings,
 )
+from settings.database import INSTANCE_MEMORY_GIB, DatabaseSettings, max_connections
 
 Outputs = Mapping[str, pulumi.Input[object]]
 
@@ -126,6 +129,7 @@ def monitoring_args(
     target_group_arn_suffix: pulumi.Input[str],
     min_count: int,
     deployment_alarm_arns: pulumi.Input[Sequence[str]],
+    other_alarm_arns: pulumi.Input[Sequence[str]],
     tags: Mapping[str, str],
 ) -> MonitoringArgs:
     return MonitoringArgs(
@@ -142,6 +146,7 @@ def monitoring_args(
         target_group_arn_suffix=target_group_arn_suffix,
         min_count=min_count,
         deployment_alarm_arns=deployment_alarm_arns,
+        other_alarm_arns=other_alarm_arns,
         tags=tags,
     )
 
@@ -149,12 +154,16 @@ def monitoring_args(
 def local_service_args(
     service: ServiceSettings,
     local: LocalSettings,
+    database: DatabaseSettings,
     *,
     image_ref: pulumi.Input[str],
     network_name: pulumi.Input[str],
     app_secrets: AppSecrets,
+    database_url: pulumi.Input[str] | None,
     labels: Mapping[str, str],
 ) -> local_service.ContainerServiceArgs:
+    """``database_url``: the local database's DATABASE_URL (None - the app has none here)."""
+    with_database = database_url is not None
     return local_service.ContainerServiceArgs(
         image_ref=image_ref,
         network_name=network_name,
@@ -172,13 +181,18 @@ def local_service_args(
             container_port=service.container_port,
             stop_timeout_seconds=service.stop_timeout_seconds,
             host=local_service.PUBLIC_HOST,
-            environment=service.environment,
+            environment={
+                **service.environment,
+                **(database_environment(database) if with_database else {}),
+            },
         ),
         secrets={
             **local.secrets,
             "SECRET_KEY_BASE": app_secrets.secret_key_base,
             "RELEASE_COOKIE": app_secrets.release_cookie,
+            **({"DATABASE_URL": database_url} if database_url is not None else {}),
         },
+        migrate_command=migrate_command(database),
         labels=labels,
     )
 
@@ -220,6 +234,43 @@ def load_balancer_args(
         vpc_id=vpc_id,
         public_subnet_ids=public_subnet_ids,
         tags=tags,
+    )
+
+
+def database_environment(database: DatabaseSettings) -> dict[str, str]:
+    """What the app's Ecto repo reads besides DATABASE_URL (a secret)."""
+    return {"POOL_SIZE": str(database.pool_size)} if database.enabled else {}
+
+
+def migrate_command(database: DatabaseSettings) -> tuple[str, ...] | None:
+    """Migrations run only for an app with a database, and only when they are on."""
+    return database.migrate_command if database.enabled and database.migrations else None
+
+
+def database_args(
+    settings: Settings, network: Network, alarm_topic_arn: pulumi.Input[str]
+) -> DatabaseArgs:
+    database = settings.database
+    return DatabaseArgs(
+        engine_version=database.engine_version,
+        instance_class=database.instance_class,
+        allocated_storage_gb=database.allocated_storage_gb,
+        max_allocated_storage_gb=database.max_allocated_storage_gb,
+        backup_retention_days=database.backup_retention_days,
+        multi_az=database.multi_az,
+        performance_insights=database.performance_insights,
+        database_name=database.name,
+        username=database.username,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        keep_data=settings.retain_on_delete,
+        alarm_thresholds=alarm_thresholds(
+            allocated_storage_gb=database.allocated_storage_gb,
+            memory_gib=INSTANCE_MEMORY_GIB[database.instance_class],
+            max_connections=max_connections(database.instance_class),
+        ),
+        alarm_topic_arn=alarm_topic_arn,
+        tags=settings.tags,
     )
 
 
@@ -272,6 +323,17 @@ def build_aws(settings: Settings) -> Outputs:
             tags=tags,
         ),
     )
+    database = settings.database
+    app_database = (
+        Database(prefix, database_args(settings, network, alarm_topic.topic_arn))
+        if database.mode == "postgres"
+        else None
+    )
+    database_secrets: dict[str, pulumi.Input[str]] = {}
+    if app_database is not None:
+        database_secrets["DATABASE_URL"] = app_database.url_reference
+    elif database.mode == "external" and database.url_secret_arn:
+        database_secrets["DATABASE_URL"] = database.url_secret_arn
     task = FargateTask(
         prefix,
         FargateTaskArgs(
@@ -291,9 +353,14 @@ def build_aws(settings: Settings) -> Outputs:
                 container_port=service_settings.container_port,
                 stop_timeout_seconds=service_settings.stop_timeout_seconds,
                 host=load_balancer.host,
-                environment=service_settings.environment,
+                environment={**service_settings.environment, **database_environment(database)},
             ),
-            secrets={**service_settings.secret_arns, **runtime_secrets.references},
+            secrets={
+                **service_settings.secret_arns,
+                **runtime_secrets.references,
+                **database_secrets,
+            },
+            migrate_command=migrate_command(database),
             secret_kms_key_arns=service_settings.secret_kms_key_arns,
             enable_execute_command=service_settings.enable_execute_command,
             task_role_statements=[prometheus.task_role_statement] if prometheus else [],
@@ -314,6 +381,28 @@ def build_aws(settings: Settings) -> Outputs:
         egress_name=f"{prefix}-alb-out-tasks",
         tags=tags,
     )
+    # The tasks (and their migrations) reach the database on 5432; nothing else does.
+    if app_database is not None:
+        allow(
+            f"{prefix}-db-in-tasks",
+            receiver=app_database.security_group,
+            sender_id=task.security_group_id,
+            from_port=POSTGRES_PORT,
+            description="PostgreSQL from the app tasks",
+            sender_description="App tasks to their database",
+            tags=tags,
+        )
+    elif database.security_group_id is not None:
+        allow(
+            f"{prefix}-external-db-in-tasks",
+            receiver=database.security_group_id,
+            sender_id=task.security_group_id,
+            from_port=POSTGRES_PORT,
+            description="PostgreSQL from the app tasks",
+            sender_description="App tasks to their database",
+            tags=tags,
+            parent=task,
+        )
     service = Service(
         prefix,
         ServiceArgs(
@@ -357,6 +446,7 @@ def build_aws(settings: Settings) -> Outputs:
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             min_count=service_settings.min_count,
             deployment_alarm_arns=deployment_alarms.alarm_arns,
+            other_alarm_arns=app_database.alarm_arns if app_database is not None else [],
             tags=tags,
         ),
     )
@@ -384,6 +474,14 @@ def build_aws(settings: Settings) -> Outputs:
         "privateSubnetIds": network.private_subnet_ids,
         "taskSecurityGroupId": task.security_group_id,
         "taskRoleArn": task.task_role_arn,
+        **(
+            {
+                "databaseEndpoint": app_database.address,
+                "databaseUrlSecretArn": app_database.url_secret_arn,
+            }
+            if app_database is not None
+            else {}
+        ),
         **prometheus_outputs,
     }
 
@@ -412,14 +510,33 @@ def build_local(settings: Settings) -> Outputs:
         opts=pulumi.ResourceOptions(depends_on=[registry]),
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
+    database = settings.database
+    local_db = (
+        local_database.Database(
+            prefix,
+            local_database.DatabaseArgs(
+                engine_version=database.engine_version,
+                database_name=database.name,
+                username=database.username,
+                network_name=network.network_name,
+                host_port=local.database_port,
+                bind_address=local.bind_address,
+                labels=labels,
+            ),
+        )
+        if database.mode == "postgres"
+        else None
+    )
     service = local_service.ContainerService(
         prefix,
         local_service_args(
             settings.service,
             local,
+            database,
             image_ref=image.image_ref,
             network_name=network.network_name,
             app_secrets=secrets,
+            database_url=local_db.url if local_db is not None else None,
             labels=labels,
         ),
     )
@@ -452,6 +569,15 @@ def build_local(settings: Settings) -> Outputs:
         "registryContainerName": registry.container_name,
         "prometheusContainerName": monitoring.prometheus_container_name,
         "grafanaContainerName": monitoring.grafana_container_name,
+        **(
+            {
+                "databaseContainerName": local_db.container_name,
+                "databaseVolumeName": local_db.volume_name,
+                "databaseUrl": local_db.local_url,
+            }
+            if local_db is not None
+            else {}
+        ),
     }
 
 

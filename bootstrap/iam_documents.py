@@ -411,6 +411,26 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "aps:TagResource",
         "aps:UntagResource",
     ],
+    # The app database (database: postgres). The master password goes in CreateDBInstance;
+    # no Secrets Manager-managed master secret, so no KMS grant is needed for it.
+    "Rds": [
+        "rds:Describe*",
+        "rds:List*",
+        "rds:CreateDBInstance",
+        "rds:ModifyDBInstance",
+        "rds:DeleteDBInstance",
+        "rds:RebootDBInstance",
+        "rds:CreateDBSubnetGroup",
+        "rds:ModifyDBSubnetGroup",
+        "rds:DeleteDBSubnetGroup",
+        "rds:CreateDBParameterGroup",
+        "rds:ModifyDBParameterGroup",
+        "rds:ResetDBParameterGroup",
+        "rds:DeleteDBParameterGroup",
+        "rds:CreateDBSnapshot",
+        "rds:AddTagsToResource",
+        "rds:RemoveTagsFromResource",
+    ],
     "SecretsManager": [
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetResourcePolicy",

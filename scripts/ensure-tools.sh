@@ -6,6 +6,10 @@ set -euo pipefail
 missing=()
 command -v mix >/dev/null 2>&1 || missing+=(elixir)
 { command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || missing+=(prometheus)
+# The app's PostgreSQL driver without Hex (Debian); a throwaway server and certificates for its tests.
+{ ! command -v dpkg >/dev/null 2>&1 || compgen -G "/usr/lib/erlang/lib/p1_pgsql-*" >/dev/null; } || missing+=(erlang-p1-pgsql)
+{ command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; } || missing+=(postgresql)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

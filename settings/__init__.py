@@ -31,6 +31,7 @@ from settings.common import (
     project_config,
     resolve_architecture,
 )
+from settings.database import DatabaseSettings, read_database
 from settings.image import ImageSettings, read_image
 from settings.local import LocalSettings, read_local
 from settings.monitoring import MonitoringSettings, read_monitoring
@@ -40,6 +41,7 @@ from settings.service import ServiceSettings, read_service
 
 __all__ = [
     "ConfigError",
+    "DatabaseSettings",
     "ImageSettings",
     "LocalSettings",
     "MonitoringSettings",
@@ -68,6 +70,7 @@ class Settings:
     service: ServiceSettings
     monitoring: MonitoringSettings
     local: LocalSettings
+    database: DatabaseSettings
 
     @property
     def resource_prefix(self) -> str:
@@ -129,7 +132,28 @@ def load(
         service=service,
         local=read_local(reader, service),
         monitoring=read_monitoring(reader),
+        database=read_database(
+            reader,
+            target=target,
+            max_count=service.max_count,
+            secret_names=tuple(service.secret_arns),
+        ),
     )
+    if target == "local" and settings.database.mode != "none":
+        given = "DATABASE_URL" in settings.local.secrets
+        if settings.database.mode == "external" and not given:
+            reader.problem(
+                "localSecrets",
+                sorted(settings.local.secrets),
+                "with database: external, set DATABASE_URL here (pulumi config set --secret "
+                "--path 'localSecrets.DATABASE_URL' ecto://...)",
+            )
+        elif settings.database.mode == "postgres" and given:
+            reader.problem(
+                "localSecrets",
+                "DATABASE_URL",
+                "set by the stack's own PostgreSQL; use database: external for your own",
+            )
     if target == "aws" and settings.local.secrets:
         reader.problem(
             "localSecrets",

@@ -104,7 +104,13 @@ SECRET_LIKE_NAME = (
 )
 
 # Host ports the local target publishes (on 127.0.0.1); each must be distinct.
-LOCAL_PORT_KEYS = ("localAppPort", "localRegistryPort", "localPrometheusPort", "localGrafanaPort")
+LOCAL_PORT_KEYS = (
+    "localAppPort",
+    "localRegistryPort",
+    "localPrometheusPort",
+    "localGrafanaPort",
+    "localDatabasePort",
+)
 # A decimal number of CPUs, like `docker run --cpus` takes (e.g. 1, 0.5, 2.25).
 CPUS_PATTERN = r"[0-9]{1,3}(\.[0-9]{1,3})?"
 

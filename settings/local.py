@@ -29,6 +29,8 @@ class LocalSettings:
     """Host port of the ``registry:2`` container; images are pushed to ``localhost:<port>``."""
     prometheus_port: int
     grafana_port: int
+    database_port: int
+    """Host port of the local PostgreSQL."""
     memory_mb: int
     """Hard memory limit of the app container, MiB."""
     cpus: str
@@ -68,6 +70,7 @@ def read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings:
         registry_port=ports["localRegistryPort"],
         prometheus_port=ports["localPrometheusPort"],
         grafana_port=ports["localGrafanaPort"],
+        database_port=ports["localDatabasePort"],
         # The BEAM alone needs ~100 MiB; a smaller hard limit only produces OOM kills.
         memory_mb=reader.integer("localMemoryMb", minimum=128, maximum=1_048_576),
         cpus=cpus,

@@ -911,6 +911,9 @@ LISTENER = "aws:lb/listener:Listener"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 PROMETHEUS = "aws:amp/workspace:Workspace"
+DB_INSTANCE = "aws:rds/instance:Instance"
+DB_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+DB_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 GRAFANA = "aws:grafana/workspace:Workspace"
 
 
@@ -961,7 +964,89 @@ TAGS: dict[str, TagSpec] = {
     "application-autoscaling": TagSpec("TagMap.key", "TagMap.value"),
     "amp": TagSpec("TagMap.key", "TagMap.value", "CreateWorkspaceRequest.tags"),
     "grafana": TagSpec("TagMap.key", "TagMap.value", "CreateWorkspaceRequest.tags"),
+    "rds": TagSpec("Tag.Key", "Tag.Value"),
 }
+
+
+# -- RDS for PostgreSQL: botocore's RDS model states no patterns; the CreateDBInstance API
+# reference and the RDS user guide do.
+RDS_CREATE = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html"
+RDS_SUBNET_GROUP = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html"
+)
+RDS_PARAMETER_GROUP = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBParameterGroup.html"
+)
+RDS_STORAGE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html"
+RDS_PI = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PerfInsights.Overview.cost.html"
+)
+
+
+def _rds_identifier(at_most: int) -> Callable[[Any], bool]:
+    """A letter first, then letters, digits and hyphens; no trailing or doubled hyphen."""
+
+    def accepts(value: Any) -> bool:
+        return (
+            isinstance(value, str)
+            and re.fullmatch(f"[A-Za-z][A-Za-z0-9-]{{0,{at_most - 1}}}", value) is not None
+            and not value.endswith("-")
+            and "--" not in value
+        )
+
+    return accepts
+
+
+RDS_INSTANCE_IDENTIFIER = Doc(
+    "1-63 letters, digits or hyphens; a letter first; no trailing hyphen or two in a row",
+    RDS_CREATE,
+    _rds_identifier(63),
+)
+RDS_SNAPSHOT_IDENTIFIER = Doc(
+    "1-255 letters, digits or hyphens; a letter first; no trailing hyphen or two in a row",
+    RDS_CREATE,
+    _rds_identifier(255),
+)
+RDS_POSTGRES_NAME = Doc(
+    "PostgreSQL: 1-63 letters, digits or underscores, a letter first",
+    RDS_CREATE,
+    lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", v) is not None,
+)
+RDS_POSTGRES_PASSWORD = Doc(
+    'PostgreSQL: 8-128 printable ASCII characters except / " @ and space',
+    RDS_CREATE,
+    lambda v: isinstance(v, str) and re.fullmatch(r"[!#-.0-?A-~]{8,128}", v) is not None,
+)
+RDS_GP3_STORAGE = Doc(
+    "gp3 for PostgreSQL: 20-65,536 GiB",
+    RDS_STORAGE,
+    lambda v: _is_integer(v) and 20 <= v <= 65536,
+)
+RDS_BACKUP_RETENTION = Doc("0-35 days", RDS_CREATE, lambda v: _is_integer(v) and 0 <= v <= 35)
+RDS_PI_RETENTION = Doc(
+    "7 (free), a multiple of 31 up to 713, or 731 days",
+    RDS_PI,
+    lambda v: _is_integer(v) and (v in (7, 731) or (v % 31 == 0 and 31 <= v <= 713)),
+)
+RDS_SUBNET_GROUP_NAME = Doc(
+    "up to 255 letters, digits, periods, underscores, spaces or hyphens; not 'default'",
+    RDS_SUBNET_GROUP,
+    lambda v: (
+        isinstance(v, str)
+        and re.fullmatch(r"[A-Za-z0-9._ -]{1,255}", v) is not None
+        and v.lower() != "default"
+    ),
+)
+RDS_PARAMETER_GROUP_NAME = Doc(
+    "1-255 letters, digits or hyphens; a letter first; no trailing hyphen or two in a row",
+    RDS_PARAMETER_GROUP,
+    _rds_identifier(255),
+)
+RDS_POSTGRES_FAMILY = Doc(
+    "a PostgreSQL parameter group family, postgres<major>",
+    RDS_PARAMETER_GROUP,
+    lambda v: isinstance(v, str) and re.fullmatch(r"postgres(1[0-9]|[2-9][0-9])", v) is not None,
+)
 
 
 def _api(service: str, ref: str) -> Api:
@@ -1272,6 +1357,63 @@ ROWS: list[Row] = [
         "versionStages": "PutSecretValueRequest.VersionStages",
         "versionStages[]": "SecretVersionStagesType.member",
     }, tags=False),
+
+    *rows(DB_INSTANCE, "rds", {
+        "identifier": ("CreateDBInstanceMessage.DBInstanceIdentifier", RDS_INSTANCE_IDENTIFIER,
+                       Autoname(63)),
+        "identifierPrefix": NAME_PREFIX,
+        "engine": ("CreateDBInstanceMessage.Engine", Doc(
+            "postgres", RDS_CREATE, lambda v: v == "postgres")),
+        "engineVersion": "CreateDBInstanceMessage.EngineVersion",
+        "instanceClass": "CreateDBInstanceMessage.DBInstanceClass",
+        "allocatedStorage": ("CreateDBInstanceMessage.AllocatedStorage", RDS_GP3_STORAGE),
+        "maxAllocatedStorage": ("CreateDBInstanceMessage.MaxAllocatedStorage", RDS_GP3_STORAGE),
+        "storageType": "CreateDBInstanceMessage.StorageType",
+        "storageEncrypted": BOOLEAN,
+        "dbName": ("CreateDBInstanceMessage.DBName", RDS_POSTGRES_NAME),
+        "username": ("CreateDBInstanceMessage.MasterUsername", RDS_POSTGRES_NAME),
+        "password": ("CreateDBInstanceMessage.MasterUserPassword", RDS_POSTGRES_PASSWORD),
+        "port": ("CreateDBInstanceMessage.Port", Doc(
+            "1150-65535", RDS_CREATE, lambda v: _is_integer(v) and 1150 <= v <= 65535)),
+        "dbSubnetGroupName": "CreateDBInstanceMessage.DBSubnetGroupName",
+        "vpcSecurityGroupIds": "CreateDBInstanceMessage.VpcSecurityGroupIds",
+        "vpcSecurityGroupIds[]": "VpcSecurityGroupIdList.member",
+        "parameterGroupName": "CreateDBInstanceMessage.DBParameterGroupName",
+        "publiclyAccessible": BOOLEAN,
+        "multiAz": BOOLEAN,
+        "backupRetentionPeriod": ("CreateDBInstanceMessage.BackupRetentionPeriod",
+                                  RDS_BACKUP_RETENTION),
+        "copyTagsToSnapshot": BOOLEAN,
+        "autoMinorVersionUpgrade": BOOLEAN,
+        "allowMajorVersionUpgrade": BOOLEAN,
+        "caCertIdentifier": "CreateDBInstanceMessage.CACertificateIdentifier",
+        "performanceInsightsEnabled": BOOLEAN,
+        "performanceInsightsRetentionPeriod": (
+            "CreateDBInstanceMessage.PerformanceInsightsRetentionPeriod", RDS_PI_RETENTION),
+        "deletionProtection": BOOLEAN,
+        "skipFinalSnapshot": PROVIDER_ONLY,
+        "finalSnapshotIdentifier": ("DeleteDBInstanceMessage.FinalDBSnapshotIdentifier",
+                                    RDS_SNAPSHOT_IDENTIFIER),
+    }),
+    *rows(DB_SUBNET_GROUP, "rds", {
+        "name": ("CreateDBSubnetGroupMessage.DBSubnetGroupName", RDS_SUBNET_GROUP_NAME,
+                 DEFAULT_NAME),
+        "namePrefix": NAME_PREFIX,
+        "description": "CreateDBSubnetGroupMessage.DBSubnetGroupDescription",
+        "subnetIds": "CreateDBSubnetGroupMessage.SubnetIds",
+        "subnetIds[]": "SubnetIdentifierList.member",
+    }),
+    *rows(DB_PARAMETER_GROUP, "rds", {
+        "name": ("CreateDBParameterGroupMessage.DBParameterGroupName", RDS_PARAMETER_GROUP_NAME,
+                 DEFAULT_NAME),
+        "namePrefix": NAME_PREFIX,
+        "family": ("CreateDBParameterGroupMessage.DBParameterGroupFamily", RDS_POSTGRES_FAMILY),
+        "description": "CreateDBParameterGroupMessage.Description",
+        "parameters": Note("sent as ModifyDBParameterGroup; its rows below"),
+        "parameters[].name": "Parameter.ParameterName",
+        "parameters[].value": "Parameter.ParameterValue",
+        "parameters[].applyMethod": "Parameter.ApplyMethod",
+    }),
 
     *rows(LOAD_BALANCER, "elbv2", {
         "name": ("CreateLoadBalancerInput.Name", LB_NAME, DEFAULT_NAME),

@@ -164,13 +164,17 @@ def _docker_remote_image(r: NewResource) -> Answer:
 
 def _docker_container(r: NewResource) -> Answer:
     container_id = hashlib.sha256(r.physical.encode()).hexdigest()
-    return container_id, {
+    outputs: dict[str, Any] = {
         "hostname": container_id[:12],
         "networkData": [
             {"networkName": attachment["name"], "ipAddress": "172.18.0.2"}
             for attachment in r.inputs.get("networksAdvanced", [])
         ],
     }
+    if r.inputs.get("mustRun") is False and r.inputs.get("attach"):
+        # A run-to-completion container (migrations): it exited 0.
+        outputs |= {"exitCode": 0, "containerLogs": "0 migrations pending\n"}
+    return container_id, outputs
 
 
 def _docker_network(r: NewResource) -> Answer:
@@ -274,6 +278,19 @@ def _random_password(r: NewResource) -> Answer:
     return r.default_id, {"result": (hashlib.sha512(r.name.encode()).hexdigest() * 4)[:length]}
 
 
+def _rds_instance(r: NewResource) -> Answer:
+    identifier = r.inputs.get("identifier") or r.physical
+    port = r.inputs.get("port", 5432)
+    address = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
+    return identifier, {
+        "identifier": identifier,
+        "address": address,
+        "port": port,
+        "endpoint": f"{address}:{port}",
+        "arn": _arn("rds", f"db:{identifier}"),
+    }
+
+
 def _scaling_target(r: NewResource) -> Answer:
     return r.inputs["resourceId"], {}
 
@@ -316,6 +333,7 @@ OUTPUTS: dict[str, Callable[[NewResource], Answer]] = {
     "aws:amp/workspace:Workspace": _amp_workspace,
     "aws:grafana/workspace:Workspace": _grafana_workspace,
     "random:index/randomPassword:RandomPassword": _random_password,
+    "aws:rds/instance:Instance": _rds_instance,
     "aws:appautoscaling/target:Target": _scaling_target,
     "aws:ec2/vpc:Vpc": _ec2_with_arn,
     "aws:ec2/subnet:Subnet": _ec2_with_arn,

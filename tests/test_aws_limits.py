@@ -48,8 +48,11 @@ OPTION_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
             "enableExecuteCommand": True,
             "fargateSpot": True,
             "secrets": {
-                "DATABASE_URL": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
+                "SMTP_PASSWORD": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smtp-AbCdEf"
             },
+            "secretsKmsKeyArns": [
+                "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+            ],
         },
     ),
     "dev in an existing VPC with a prebuilt image": (
@@ -59,6 +62,11 @@ OPTION_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
             "publicSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
             "privateSubnetIds": ["subnet-0ccc3333", "subnet-0ddd4444"],
             "prebuiltImage": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "a" * 64,
+            "database": "external",
+            "databaseUrlSecretArn": (
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
+            ),
+            "databaseSecurityGroupId": "sg-0abc1234",
         },
     ),
 }
@@ -413,7 +421,7 @@ def test_the_inline_policies_of_one_role_count_together() -> None:
 
 
 def test_an_aws_type_without_rows_fails_and_other_providers_need_a_reason() -> None:
-    unknown = Fake("aws:rds/instance:Instance", {"identifier": "db"})
+    unknown = Fake("aws:elasticache/cluster:Cluster", {"clusterId": "cache"})
     other_provider = Fake("tls:index/privateKey:PrivateKey", {"algorithm": "RSA"})
     out_of_scope = [
         Fake("docker:index/container:Container", {"name": "anything goes"}),

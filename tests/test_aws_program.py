@@ -66,6 +66,11 @@ def runtime_secret(run: Registered) -> Any:
     return unit(run, "elixir-devops:aws:RuntimeSecrets").one("aws:secretsmanager/secret:Secret")
 
 
+def database_url_secret(run: Registered) -> Any:
+    """The secret holding the database unit's DATABASE_URL."""
+    return unit(run, "elixir-devops:aws:Database").one("aws:secretsmanager/secret:Secret")
+
+
 def test_every_stack_file_is_tested() -> None:
     assert {"dev", "staging", "prod"} <= set(AWS_STACKS)
 
@@ -153,6 +158,10 @@ def test_environment_is_sorted_without_nulls_and_secrets_are_not_in_it(
     assert not {"SECRET_KEY_BASE", "RELEASE_COOKIE"} & set(names)
     secret_arn = runtime_secret(aws_run).outputs["arn"]
     assert secrets["SECRET_KEY_BASE"] == f"{secret_arn}:SECRET_KEY_BASE::"
+    # The database's URL is a secret too, never a plain variable.
+    url_arn = database_url_secret(aws_run).outputs["arn"]
+    assert secrets["DATABASE_URL"] == f"{url_arn}:DATABASE_URL::"
+    assert "DATABASE_URL" not in names
 
 
 def test_generated_secrets_are_never_outputs(aws_run: Registered) -> None:
@@ -160,11 +169,13 @@ def test_generated_secrets_are_never_outputs(aws_run: Registered) -> None:
         r.outputs["result"] for r in aws_run.of_type("random:index/randomPassword:RandomPassword")
     ]
     assert [len(g) for g in generated] and min(len(g) for g in generated) >= 32
+    # Only inputs the program marks secret (encrypted in the state) may carry them: the
+    # secret's value and the database's master password.
     dumped = json.dumps(aws_run.outputs) + json.dumps(
         [
-            r.inputs
+            {k: v for k, v in r.inputs.items() if k not in r.secret_inputs}
             for r in aws_run.resources
-            if r.type != "aws:secretsmanager/secretVersion:SecretVersion" and "random" not in r.type
+            if "random" not in r.type
         ]
     )
     for value in generated:
@@ -201,10 +212,12 @@ def test_execution_role_is_scoped_to_this_repository_log_group_and_secrets(
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     repository = aws_run.one("aws:ecr/repository:Repository").outputs["arn"]
     log_group = web_task(aws_run).one("aws:cloudwatch/logGroup:LogGroup").outputs["arn"]
-    secret = runtime_secret(aws_run).outputs["arn"]
+    secrets = sorted(
+        s.outputs["arn"] for s in (runtime_secret(aws_run), database_url_secret(aws_run))
+    )
     assert by_sid["PullAppImage"]["Resource"] == repository
     assert by_sid["WriteAppLogs"]["Resource"] == f"{log_group}:log-stream:*"
-    assert by_sid["ReadAppSecrets"]["Resource"] == [secret]
+    assert by_sid["ReadAppSecrets"]["Resource"] == secrets
     wildcard = [s for s in document["Statement"] if s["Resource"] == "*"]
     assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]
     findings = analyze_policy_string(policy.inputs["policy"]).findings

@@ -24,6 +24,26 @@ from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
 CREATE_CALLS: dict[str, list[str]] = {
+    "aws:rds/instance:Instance": [
+        "rds:CreateDBInstance",
+        "rds:DescribeDBInstances",
+        "rds:AddTagsToResource",
+        "rds:ListTagsForResource",
+        "rds:ModifyDBInstance",
+        "rds:DeleteDBInstance",
+    ],
+    "aws:rds/subnetGroup:SubnetGroup": [
+        "rds:CreateDBSubnetGroup",
+        "rds:DescribeDBSubnetGroups",
+        "rds:DeleteDBSubnetGroup",
+    ],
+    "aws:rds/parameterGroup:ParameterGroup": [
+        "rds:CreateDBParameterGroup",
+        "rds:ModifyDBParameterGroup",
+        "rds:DescribeDBParameters",
+        "rds:DescribeDBParameterGroups",
+        "rds:DeleteDBParameterGroup",
+    ],
     "aws:ec2/vpc:Vpc": ["ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcs"],
     "aws:ec2/subnet:Subnet": ["ec2:CreateSubnet", "ec2:DescribeSubnets"],
     "aws:ec2/internetGateway:InternetGateway": [

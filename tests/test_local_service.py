@@ -144,7 +144,8 @@ def test_component_publishes_and_parents_its_container() -> None:
 
 def test_the_stacks_settings_reach_the_app_container() -> None:
     """What program.local_service_args maps: every local and service setting the container
-    uses, the shared runtime environment and the secrets."""
+    uses, the shared runtime environment, the secrets, the database's URL, pool and
+    migrations."""
     settings = configure(
         "local",
         containerPort=4321,
@@ -158,22 +159,28 @@ def test_the_stacks_settings_reach_the_app_container() -> None:
         localLogMaxSizeMb=20,
         localLogMaxFiles=5,
         localSecrets={"API_TOKEN": "t"},
+        poolSize=7,
+        migrateCommand=["/app/bin/migrate", "--verbose"],
     )
+    database_url = "ecto://app:pw@db:5432/app"
 
     def build() -> list[pulumi.Output[str]]:
         secrets = AppSecrets("cfg", AppSecretsArgs())
         args = local_service_args(
             settings.service,
             settings.local,
+            settings.database,
             image_ref="localhost:5000/app@sha256:" + "a" * 64,
             network_name="cfg-net",
             app_secrets=secrets,
+            database_url=pulumi.Output.secret(database_url),
             labels={"stack": "test"},
         )
         return [ContainerService("cfg", args).internal_address]
 
     registered = run_components(build)
-    container = registered.one("docker:index/container:Container")
+    containers = {c.name: c for c in registered.of_type("docker:index/container:Container")}
+    container, migrate = containers["cfg-app"], containers["cfg-migrate"]
     passwords = {
         r.name: r.outputs["result"]
         for r in registered.of_type("random:index/randomPassword:RandomPassword")
@@ -189,11 +196,36 @@ def test_the_stacks_settings_reach_the_app_container() -> None:
     assert as_int(container.inputs["stopTimeout"]) == 45
     assert env_map(container) == {
         "API_TOKEN": "t",
+        "DATABASE_URL": database_url,
         "LOG_LEVEL": "info",
         "PHX_HOST": "localhost",
         "PHX_SERVER": "true",
+        "POOL_SIZE": "7",
         "PORT": "4321",
         "RELEASE_COOKIE": passwords["cfg-release-cookie"],
         "SECRET_KEY_BASE": passwords["cfg-secret-key-base"],
         "SHUTDOWN_DRAIN_MS": "40000",
     }
+    assert migrate.inputs["command"] == ["/app/bin/migrate", "--verbose"]
+    assert migrate.inputs["envs"] == container.inputs["envs"]
+
+
+def test_an_app_without_a_local_database_gets_no_database_variables() -> None:
+    settings = configure("local", database="none")
+
+    def build() -> list[pulumi.Output[str]]:
+        args = local_service_args(
+            settings.service,
+            settings.local,
+            settings.database,
+            image_ref="localhost:5000/app@sha256:" + "a" * 64,
+            network_name="none-net",
+            app_secrets=AppSecrets("none", AppSecretsArgs()),
+            database_url=None,
+            labels={},
+        )
+        return [ContainerService("none", args).internal_address]
+
+    registered = run_components(build)
+    (container,) = registered.of_type("docker:index/container:Container")
+    assert not {"DATABASE_URL", "POOL_SIZE"} & set(env_map(container))

@@ -80,8 +80,13 @@ def test_all_problems_at_once(base: dict[str, str]) -> None:
 
 
 def test_local_secrets_stay_secret_and_reserved_names_are_refused(base: dict[str, str]) -> None:
-    local = load(base, localSecrets={"DATABASE_URL": "postgres://x"}).local
+    local = load(base, database="external", localSecrets={"DATABASE_URL": "postgres://x"}).local
     assert isinstance(local.secrets["DATABASE_URL"], pulumi.Output)
+    # The stack's own PostgreSQL sets DATABASE_URL; your own comes with database: external.
+    with pytest.raises(settings.ConfigError, match="localSecrets = 'DATABASE_URL'"):
+        load(base, localSecrets={"DATABASE_URL": "postgres://x"})
+    with pytest.raises(settings.ConfigError, match="with database: external, set DATABASE_URL"):
+        load(base, database="external")
     with pytest.raises(settings.ConfigError, match="localSecrets = 'SECRET_KEY_BASE'"):
         load(base, localSecrets={"SECRET_KEY_BASE": "x"})
     with pytest.raises(settings.ConfigError, match="also set in environment"):

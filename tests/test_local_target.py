@@ -57,7 +57,7 @@ def test_app_is_published_on_loopback_port_4000(stack: Registered) -> None:
 
 def test_every_published_port_is_loopback_only(stack: Registered) -> None:
     published = [(c.name, p) for c in stack.of_type(CONTAINER) for p in c.inputs.get("ports", [])]
-    assert len(published) == 4
+    assert len(published) == 5  # registry, app, Prometheus, Grafana, PostgreSQL
     for name, port in published:
         assert port["ip"] == "127.0.0.1", f"{name} publishes {port} beyond loopback"
 
@@ -98,9 +98,11 @@ def test_third_party_images_are_pinned(stack: Registered) -> None:
     names = sorted(
         r.inputs["name"] for r in stack.of_type(REMOTE_IMAGE) if "@sha256:" not in r.inputs["name"]
     )
-    assert len(names) == 3
+    assert len(names) == 4
     for name in names:
-        assert re.fullmatch(r"[a-z/]+:v?\d+\.\d+\.\d+", name), f"{name} is not pinned"
+        # PostgreSQL's patch releases have two numbers (17.6); the suffix pins the Debian base.
+        pinned = r"[a-z/]+:(v?\d+\.\d+\.\d+|\d+\.\d+-[a-z]+)"
+        assert re.fullmatch(pinned, name), f"{name} is not pinned"
 
 
 def test_every_container_joins_the_private_network(stack: Registered) -> None:
@@ -160,7 +162,7 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(stack: Registe
 
 
 def test_secrets_never_leave_as_plain_outputs(stack: Registered) -> None:
-    assert stack.secret_outputs == ["grafanaAdminPassword"]
+    assert stack.secret_outputs == ["databaseUrl", "grafanaAdminPassword"]
     plain = {k: v for k, v in stack.outputs.items() if k not in stack.secret_outputs}
     for password in stack.of_type(PASSWORD):
         value = password.outputs["result"]
@@ -196,6 +198,7 @@ def test_local_secrets_and_environment_reach_the_app_as_secrets(source: dict[str
         "local",
         {
             **source,
+            "database": "external",
             "localSecrets": {"DATABASE_URL": "postgres://u:hunter2@db/app"},
             "environment": {"LOG_LEVEL": "debug"},
             "grafanaAdminPassword": "correct-horse-battery",

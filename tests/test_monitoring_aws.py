@@ -43,6 +43,9 @@ from tests.harness import (
 from tests.mocks import ACCOUNT, REGION, Recorded
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+MONITORING = "elixir-devops:aws:Monitoring"
+DEPLOYMENT_ALARMS = "elixir-devops:aws:DeploymentAlarms"
+DATABASE = "elixir-devops:aws:Database"
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 WORKSPACE = "aws:amp/workspace:Workspace"
@@ -78,14 +81,11 @@ def prod() -> Registered:
     return result
 
 
-def _alarms(run: Registered) -> dict[str, Recorded]:
-    """The service's alarms (DeploymentAlarms' and Monitoring's) by role: the resource name
-    without the stack prefix."""
-    alarms = [
-        alarm
-        for component in ("DeploymentAlarms", "Monitoring")
-        for alarm in unit(run, f"elixir-devops:aws:{component}").of_type(ALARM)
-    ]
+def _alarms(run: Registered, component: str = "") -> dict[str, Recorded]:
+    """Alarms by role (the resource name without the stack prefix): the service's (those of
+    the Monitoring and DeploymentAlarms units), or those of the stack's unit ``component``."""
+    owners = [component] if component else [MONITORING, DEPLOYMENT_ALARMS]
+    alarms = [alarm for owner in owners for alarm in unit(run, owner).of_type(ALARM)]
     return {r.name.removeprefix(f"{run.prefix}-"): r for r in alarms}
 
 
@@ -180,6 +180,24 @@ def test_every_alarm_follows_the_configured_period_and_evaluation_periods() -> N
             periods = {inputs["period"]}
         assert periods == {300}, alarm.urn
     assert alarms["unhealthy-hosts"].inputs["threshold"] == 2
+
+
+def test_the_database_alarms_on_cpu_storage_memory_and_connections_near_its_limit(
+    prod: Registered,
+) -> None:
+    alarms = _alarms(prod, DATABASE)
+    instance = prod.one("aws:rds/instance:Instance")
+    assert set(alarms) == {"db-cpu", "db-storage", "db-memory", "db-connections"}
+    for alarm in alarms.values():
+        assert alarm.inputs["namespace"] == "AWS/RDS"
+        assert alarm.inputs["dimensions"] == {
+            "DBInstanceIdentifier": instance.outputs["identifier"]
+        }
+    # prod: db.m7g.large (8 GiB, max_connections 901), 20 GiB at first.
+    assert alarms["db-connections"].inputs["threshold"] == int(901 * 0.8)
+    assert alarms["db-storage"].inputs["comparisonOperator"] == "LessThanThreshold"
+    assert alarms["db-storage"].inputs["threshold"] == int(20 * 1024**3 * 0.1)
+    assert alarms["db-memory"].inputs["threshold"] == int(8 * 1024**3 * 0.1)
 
 
 def test_missing_data_is_treated_deliberately(prod: Registered) -> None:

@@ -579,7 +579,7 @@ BREAKAGES: list[tuple[str, str, Any, str]] = [
     (
         "local",
         g.DOCKER_CONTAINER,
-        lambda r: [p.update(ip="0.0.0.0") for p in r.inputs["ports"]],
+        lambda r: [p.update(ip="0.0.0.0") for p in r.inputs.get("ports", [])],
         "docker-ports-on-loopback",
     ),
 ]

@@ -69,3 +69,12 @@ if config_env() == :prod do
 else
   config :elixir_app, secret_key_base: String.duplicate("insecure-dev-and-test-key-", 4)
 end
+
+# Optional PostgreSQL: DATABASE_URL, POOL_SIZE, ECTO_IPV6 (ElixirApp.Database.Config has the
+# accepted forms). Absent or empty DATABASE_URL: the app runs without a database.
+if config_env() != :test do
+  case ElixirApp.Database.Config.from_env(System.get_env()) do
+    {:ok, database} -> config :elixir_app, database: database
+    {:error, message} -> fail.(message)
+  end
+end

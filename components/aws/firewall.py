@@ -15,7 +15,7 @@ import pulumi_aws as aws
 def allow(
     name: str,
     *,
-    receiver: aws.ec2.SecurityGroup,
+    receiver: aws.ec2.SecurityGroup | pulumi.Input[str],
     sender_id: pulumi.Input[str],
     from_port: int,
     to_port: int | None = None,
@@ -23,17 +23,24 @@ def allow(
     sender_description: str,
     tags: Mapping[str, str],
     egress_name: str | None = None,
+    parent: pulumi.Resource | None = None,
 ) -> None:
     """Ingress on ``receiver`` from ``sender_id`` and the matching egress on the sender's group.
 
-    Both rules are children of the receiving group (they live and die with it). EC2 accepts
+    Both rules are children of the receiving group (they live and die with it), or of
+    ``parent`` when the receiver is a group this stack does not own (given by id). EC2 accepts
     only ``a-zA-Z0-9 ._-:/()#,@[]+=&;{}!$*`` in descriptions: no apostrophes.
     """
     ports = {"ip_protocol": "tcp", "from_port": from_port, "to_port": to_port or from_port}
-    opts = pulumi.ResourceOptions(parent=receiver)
+    if isinstance(receiver, aws.ec2.SecurityGroup):
+        receiver_id: pulumi.Input[str] = receiver.id
+        opts = pulumi.ResourceOptions(parent=parent or receiver)
+    else:
+        receiver_id = receiver
+        opts = pulumi.ResourceOptions(parent=parent)
     aws.vpc.SecurityGroupIngressRule(
         name,
-        security_group_id=receiver.id,
+        security_group_id=receiver_id,
         referenced_security_group_id=sender_id,
         description=description,
         tags=dict(tags),
@@ -43,7 +50,7 @@ def allow(
     aws.vpc.SecurityGroupEgressRule(
         egress_name or f"{name}-out",
         security_group_id=sender_id,
-        referenced_security_group_id=receiver.id,
+        referenced_security_group_id=receiver_id,
         description=sender_description,
         tags=dict(tags),
         opts=opts,

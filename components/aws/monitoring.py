@@ -408,6 +408,8 @@ class MonitoringArgs:
     min_count: int
     """Autoscaling's floor: fewer running tasks raise an alarm (no alarm when 0)."""
     deployment_alarm_arns: pulumi.Input[Sequence[str]] = ()
+    other_alarm_arns: pulumi.Input[Sequence[str]] = ()
+    """Alarms of other units (the database's) shown on the dashboard too."""
     """Shown on the dashboard next to this component's own alarms."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
@@ -457,6 +459,7 @@ class Monitoring(pulumi.ComponentResource):
             service=args.service_name,
             own=pulumi.Output.all(*(alarm.arn for alarm in alarms)),
             deployment=args.deployment_alarm_arns,
+            other=args.other_alarm_arns,
         ).apply(
             lambda v: dashboard_body(
                 region=v["region"],
@@ -464,7 +467,7 @@ class Monitoring(pulumi.ComponentResource):
                 target_group=v["target_group"],
                 cluster=v["cluster"],
                 service=v["service"],
-                alarm_arns=[*v["deployment"], *v["own"]],
+                alarm_arns=[*v["deployment"], *v["own"], *v["other"]],
             )
         )
         dashboard = aws.cloudwatch.Dashboard(

@@ -27,6 +27,7 @@ from components.aws.iam import PULL_ACTIONS, policy_document
 from components.urns import LEGACY_SERVICE_TYPE, former_parent
 
 CONTAINER_NAME = "app"
+MIGRATE_CONTAINER_NAME = "migrate"
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 
 _ECR_IMAGE = re.compile(
@@ -63,6 +64,7 @@ def container_definitions(
     log_group: str,
     region: str,
     command: Sequence[str] | None = None,
+    migrate_command: Sequence[str] | None = None,
     sidecars: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The task's container definitions (``RegisterTaskDefinition`` shape, camelCase).
@@ -96,6 +98,23 @@ def container_definitions(
     if command:
         app["command"] = list(command)
     containers = [app]
+    if migrate_command:
+        # Migrations before traffic: the same image, environment and secrets, run to completion
+        # first; the app starts only when they exit 0 (a failure stops the task, and the
+        # deployment circuit breaker rolls the service back to the revision that serves).
+        migrate = {
+            key: value
+            for key, value in app.items()
+            if key in ("image", "environment", "secrets", "linuxParameters")
+        }
+        migrate |= {
+            "name": MIGRATE_CONTAINER_NAME,
+            "essential": False,
+            "command": list(migrate_command),
+            "logConfiguration": _log_configuration(app, MIGRATE_CONTAINER_NAME),
+        }
+        app["dependsOn"] = [{"containerName": MIGRATE_CONTAINER_NAME, "condition": "SUCCESS"}]
+        containers.append(migrate)
     for sidecar in sidecars:
         if sidecar.get("essential", True) or sidecar.get("name") == CONTAINER_NAME:
             # ECS defaults "essential" to true: a crashing helper would stop the app's task.
@@ -105,18 +124,18 @@ def container_definitions(
             )
         definition = dict(sidecar)
         # Sidecar logs go to the app's log group under their own stream prefix.
-        definition.setdefault(
-            "logConfiguration",
-            {
-                **app["logConfiguration"],
-                "options": {
-                    **app["logConfiguration"]["options"],
-                    "awslogs-stream-prefix": str(sidecar["name"]),
-                },
-            },
-        )
+        definition.setdefault("logConfiguration", _log_configuration(app, str(sidecar["name"])))
         containers.append(definition)
     return containers
+
+
+def _log_configuration(app: Mapping[str, Any], stream_prefix: str) -> dict[str, Any]:
+    """The app's awslogs configuration under another stream prefix (same log group)."""
+    configuration = app["logConfiguration"]
+    return {
+        **configuration,
+        "options": {**configuration["options"], "awslogs-stream-prefix": stream_prefix},
+    }
 
 
 def assume_role_policy(account_id: str, partition: str, region: str) -> str:
@@ -274,6 +293,9 @@ class FargateTaskArgs:
     """Customer-managed KMS keys those secrets are encrypted with (``kms:Decrypt``)."""
     command: Sequence[str] | None = None
     """Override of the image's CMD (e.g. a worker's entry point); None - the image's."""
+    migrate_command: Sequence[str] | None = None
+    """Run this to completion, with the same image, environment and secrets, before the app
+    container starts; the app starts only if it exits 0. None - no migrations."""
     enable_execute_command: bool = False
     """Give the task role ECS Exec's channels and session-log permissions."""
     task_role_statements: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
@@ -397,6 +419,7 @@ class FargateTask(pulumi.ComponentResource):
                         port=args.container_port,
                         stop_timeout=args.stop_timeout_seconds,
                         command=args.command,
+                        migrate_command=args.migrate_command,
                         **v,
                     ),
                     sort_keys=True,

@@ -11,13 +11,19 @@ the deployment instead of leaving it green.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
-from components.local.containers import env_list, pinned_image, stack_container
+from components.local.containers import (
+    container_labels,
+    env_list,
+    network_attachment,
+    pinned_image,
+    stack_container,
+)
 from components.urns import component_options
 
 PUBLIC_HOST = "localhost"
@@ -108,6 +114,22 @@ class ContainerServiceArgs:
     """Variables whose values stay secret (in the state and in ``docker inspect``'s eyes)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """The stack's tags, as Docker labels."""
+    migrate_command: Sequence[str] | None = None
+    """Run to completion with the new image before the app container is replaced; a non-zero
+    exit fails ``pulumi up`` and leaves the running app as it was. None - no migrations."""
+
+
+def migration_succeeded(exit_code: int | None, logs: str | None, command: Sequence[str]) -> bool:
+    """True when the migration container exited 0; otherwise the update stops with its exit
+    code and output (pulumi-docker records both but does not fail on them)."""
+    if exit_code == 0:
+        return True
+    if exit_code is None and pulumi.runtime.is_dry_run():
+        return False  # previews do not run it
+    raise pulumi.RunError(
+        f"migrations failed: `{' '.join(command)}` exited with {exit_code}; the app container "
+        f"was left as it was. Output:\n{logs or '(none)'}"
+    )
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -133,6 +155,8 @@ class ContainerService(pulumi.ComponentResource):
             )
         )
         image = pinned_image(f"{name}-app-image", args.image_ref, self)
+        if args.migrate_command:
+            envs = self._migrate_first(name, args, image, envs)
         container = docker.Container(
             f"{name}-app",
             name=f"{name}-app",
@@ -177,3 +201,34 @@ class ContainerService(pulumi.ComponentResource):
                 "internal_address": self.internal_address,
             }
         )
+
+    def _migrate_first(
+        self,
+        name: str,
+        args: ContainerServiceArgs,
+        image: docker.RemoteImage,
+        envs: pulumi.Output[list[str]],
+    ) -> pulumi.Output[list[str]]:
+        """A one-off container of the new image runs the migrations (replaced, so run again,
+        whenever the image changes); the app's environment resolves only after it exited 0."""
+        command = list(args.migrate_command or ())
+        migrate = docker.Container(
+            f"{name}-migrate",
+            name=f"{name}-migrate",
+            image=image.image_id,
+            command=command,
+            envs=envs,
+            networks_advanced=[network_attachment(args.network_name, "migrate")],
+            labels=container_labels(args.labels),
+            # Run once to completion and keep the exit code and output: no restarts.
+            must_run=False,
+            attach=True,
+            logs=True,
+            restart="no",
+            init=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        succeeded = pulumi.Output.all(migrate.exit_code, migrate.container_logs).apply(
+            lambda v: migration_succeeded(v[0], v[1], command)
+        )
+        return pulumi.Output.all(envs, succeeded).apply(lambda v: v[0])

@@ -12,6 +12,8 @@ defmodule ElixirApp.Application do
     children = [
       # Started first, stopped last: requests served while draining are still counted.
       ElixirApp.Metrics,
+      # Does not wait for the database: the app serves /health while it is down.
+      {ElixirApp.Database, Application.get_env(:elixir_app, :database)},
       # Started last: once it accepts connections, everything it depends on is up, so a
       # 200 on /health means "ready".
       {ElixirApp.HTTP.Server,

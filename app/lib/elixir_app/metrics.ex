@@ -8,6 +8,8 @@ defmodule ElixirApp.Metrics do
       `beam_atom_count`, `beam_run_queue_length`, `beam_uptime_seconds` (gauges)
     * `http_requests_total{method,path,status}` (counter)
     * `http_request_duration_seconds{method,path,status}` (histogram)
+    * `database_up`, `database_connections` (gauges; only when a database is configured,
+      see `ElixirApp.Database.metric_families/0`)
 
   HTTP observations live in a public ETS table owned by this process; each observation is
   one atomic `:ets.update_counter/4` on a row holding count, sum and per-bucket counts.
@@ -59,7 +61,14 @@ defmodule ElixirApp.Metrics do
   @doc "The whole exposition, as iodata."
   @spec render() :: iodata()
   def render do
-    [render_beam(), render_http()]
+    [
+      render_beam(),
+      render_http(),
+      for(
+        {name, type, help, samples} <- ElixirApp.Database.metric_families(),
+        do: family(name, type, help, samples)
+      )
+    ]
   end
 
   defp render_beam do

@@ -8,7 +8,13 @@ defmodule ElixirApp.Router do
   @json [{"content-type", "application/json"}, {"cache-control", "no-store"}]
   @max_sleep_ms 60_000
 
+  # /ready and /visits: see ElixirApp.Database.Routes.
+  @database_paths ElixirApp.Database.Routes.paths()
+
   @spec call(map(), map()) :: {String.t(), pos_integer(), [{String.t(), iodata()}], iodata()}
+  def call(%{path: path} = request, options) when path in @database_paths,
+    do: ElixirApp.Database.Routes.call(request, options)
+
   def call(%{method: method, path: path} = request, options) do
     route = route(path, options)
 

@@ -103,7 +103,8 @@ defmodule ElixirApp.MetricsTest do
     assert count.(after_, other) - count.(before, other) == 2
 
     paths = for {"http_requests_total", labels, _} <- after_, uniq: true, do: labels["path"]
-    assert Enum.all?(paths, &(&1 in ["/", "/health", "/metrics", "/debug/sleep", "other"]))
+    routes = ["/", "/health", "/metrics", "/debug/sleep", "/ready", "/visits", "other"]
+    assert Enum.all?(paths, &(&1 in routes))
   end
 
   test "the duration histogram has cumulative buckets ending in +Inf = count" do
