@@ -22,7 +22,8 @@ from components.local.service import (
     log_options,
 )
 from program import local_service_args
-from tests.harness import configure, run_components
+from settings import Settings
+from tests.harness import Registered, configure, run_components
 from tests.local_support import as_int, env_map
 
 
@@ -142,6 +143,25 @@ def test_component_publishes_and_parents_its_container() -> None:
     assert container.inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
 
 
+def run_from_settings(name: str, settings: Settings, database_url: str | None) -> Registered:
+    """The service as program.local_service_args builds it from these settings."""
+
+    def build() -> list[pulumi.Output[str]]:
+        args = local_service_args(
+            settings.service,
+            settings.local,
+            settings.database,
+            image_ref="localhost:5000/app@sha256:" + "a" * 64,
+            network_name=f"{name}-net",
+            app_secrets=AppSecrets(name, AppSecretsArgs()),
+            database_url=None if database_url is None else pulumi.Output.secret(database_url),
+            labels={"stack": "test"},
+        )
+        return [ContainerService(name, args).internal_address]
+
+    return run_components(build)
+
+
 def test_the_stacks_settings_reach_the_app_container() -> None:
     """What program.local_service_args maps: every local and service setting the container
     uses, the shared runtime environment, the secrets, the database's URL, pool and
@@ -163,22 +183,7 @@ def test_the_stacks_settings_reach_the_app_container() -> None:
         migrateCommand=["/app/bin/migrate", "--verbose"],
     )
     database_url = "ecto://app:pw@db:5432/app"
-
-    def build() -> list[pulumi.Output[str]]:
-        secrets = AppSecrets("cfg", AppSecretsArgs())
-        args = local_service_args(
-            settings.service,
-            settings.local,
-            settings.database,
-            image_ref="localhost:5000/app@sha256:" + "a" * 64,
-            network_name="cfg-net",
-            app_secrets=secrets,
-            database_url=pulumi.Output.secret(database_url),
-            labels={"stack": "test"},
-        )
-        return [ContainerService("cfg", args).internal_address]
-
-    registered = run_components(build)
+    registered = run_from_settings("cfg", settings, database_url)
     containers = {c.name: c for c in registered.of_type("docker:index/container:Container")}
     container, migrate = containers["cfg-app"], containers["cfg-migrate"]
     passwords = {
@@ -211,21 +216,6 @@ def test_the_stacks_settings_reach_the_app_container() -> None:
 
 
 def test_an_app_without_a_local_database_gets_no_database_variables() -> None:
-    settings = configure("local", database="none")
-
-    def build() -> list[pulumi.Output[str]]:
-        args = local_service_args(
-            settings.service,
-            settings.local,
-            settings.database,
-            image_ref="localhost:5000/app@sha256:" + "a" * 64,
-            network_name="none-net",
-            app_secrets=AppSecrets("none", AppSecretsArgs()),
-            database_url=None,
-            labels={},
-        )
-        return [ContainerService("none", args).internal_address]
-
-    registered = run_components(build)
+    registered = run_from_settings("none", configure("local", database="none"), None)
     (container,) = registered.of_type("docker:index/container:Container")
     assert not {"DATABASE_URL", "POOL_SIZE"} & set(env_map(container))
