@@ -16,6 +16,7 @@ from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
 from components.aws.cluster import Cluster, ClusterArgs
 from components.aws.database import POSTGRES_PORT, Database, DatabaseArgs, alarm_thresholds
+from components.aws.discovery import ServiceDiscovery, ServiceDiscoveryArgs
 from components.aws.firewall import allow
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.monitoring import (
@@ -237,6 +238,16 @@ def load_balancer_args(
     )
 
 
+def cluster_environment(port: int, query: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """What the app's dns_cluster and release need to connect its nodes (docs/clustering.md):
+    the name answering every task, long node names, and distribution on one port, no EPMD."""
+    return {
+        "DNS_CLUSTER_QUERY": query,
+        "RELEASE_DISTRIBUTION": "name",
+        "ERL_AFLAGS": f"-start_epmd false -erl_epmd_port {port}",
+    }
+
+
 def database_environment(database: DatabaseSettings) -> dict[str, str]:
     """What the app's Ecto repo reads besides DATABASE_URL (a secret)."""
     return {"POOL_SIZE": str(database.pool_size)} if database.enabled else {}
@@ -323,6 +334,19 @@ def build_aws(settings: Settings) -> Outputs:
             tags=tags,
         ),
     )
+    discovery = (
+        ServiceDiscovery(
+            prefix,
+            ServiceDiscoveryArgs(
+                namespace=f"{prefix}.internal",
+                service_name="app",
+                vpc_id=network.vpc_id,
+                tags=tags,
+            ),
+        )
+        if service_settings.clustering
+        else None
+    )
     database = settings.database
     app_database = (
         Database(prefix, database_args(settings, network, alarm_topic.topic_arn))
@@ -353,7 +377,15 @@ def build_aws(settings: Settings) -> Outputs:
                 container_port=service_settings.container_port,
                 stop_timeout_seconds=service_settings.stop_timeout_seconds,
                 host=load_balancer.host,
-                environment={**service_settings.environment, **database_environment(database)},
+                environment={
+                    **service_settings.environment,
+                    **database_environment(database),
+                    **(
+                        cluster_environment(service_settings.distribution_port, discovery.query)
+                        if discovery is not None
+                        else {}
+                    ),
+                },
             ),
             secrets={
                 **service_settings.secret_arns,
@@ -381,6 +413,17 @@ def build_aws(settings: Settings) -> Outputs:
         egress_name=f"{prefix}-alb-out-tasks",
         tags=tags,
     )
+    # The app's nodes reach each other on the distribution port; nothing else does.
+    if discovery is not None:
+        allow(
+            f"{prefix}-task-in-peers",
+            receiver=task.security_group,
+            sender_id=task.security_group_id,
+            from_port=service_settings.distribution_port,
+            description="Erlang distribution between the app tasks",
+            sender_description="Erlang distribution to the other app tasks",
+            tags=tags,
+        )
     # The tasks (and their migrations) reach the database on 5432; nothing else does.
     if app_database is not None:
         allow(
@@ -431,6 +474,7 @@ def build_aws(settings: Settings) -> Outputs:
                 ),
             ),
             deployment_alarm_names=deployment_alarms.alarm_names,
+            registry_arn=discovery.registry_arn if discovery is not None else None,
             enable_execute_command=service_settings.enable_execute_command,
             tags=tags,
         ),

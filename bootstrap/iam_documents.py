@@ -431,6 +431,26 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "rds:AddTagsToResource",
         "rds:RemoveTagsFromResource",
     ],
+    # BEAM clustering (clustering: true): a Cloud Map namespace, its private hosted zone, and
+    # the service the ECS service registers its tasks in.
+    "CloudMap": [
+        "servicediscovery:Get*",
+        "servicediscovery:List*",
+        "servicediscovery:CreatePrivateDnsNamespace",
+        "servicediscovery:DeleteNamespace",
+        "servicediscovery:CreateService",
+        "servicediscovery:UpdateService",
+        "servicediscovery:DeleteService",
+        "servicediscovery:DeregisterInstance",
+        "servicediscovery:TagResource",
+        "servicediscovery:UntagResource",
+        "route53:CreateHostedZone",
+        "route53:DeleteHostedZone",
+        "route53:GetHostedZone",
+        "route53:ListHostedZonesByName",
+        "route53:ChangeResourceRecordSets",
+        "route53:GetChange",
+    ],
     "SecretsManager": [
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetResourcePolicy",

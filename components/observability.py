@@ -41,6 +41,7 @@ APP_METRIC_NAMES: frozenset[str] = frozenset(
         "beam_atom_count",
         "beam_run_queue_length",
         "beam_uptime_seconds",
+        "beam_connected_nodes",
         "http_requests_total",
         "http_request_duration_seconds_bucket",
         "http_request_duration_seconds_sum",

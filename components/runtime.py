@@ -7,22 +7,20 @@ release behaves the same on either target.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any
 
 DRAIN_MARGIN_SECONDS = 5
 """The BEAM finishes draining this long before the container's stop timeout kills it (the app
 reads ``SHUTDOWN_DRAIN_MS``)."""
-
-Host = TypeVar("Host")
 
 
 def runtime_variables(
     *,
     container_port: int,
     stop_timeout_seconds: int,
-    host: Host,
-    environment: Mapping[str, str] | None = None,
-) -> dict[str, str | Host]:
+    host: Any,
+    environment: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """What a Phoenix release needs at boot plus the stack's own variables (which cannot
     override these: settings refuse the names)."""
     drain_ms = max(stop_timeout_seconds - DRAIN_MARGIN_SECONDS, 1) * 1000

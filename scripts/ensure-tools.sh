@@ -10,6 +10,10 @@ command -v mix >/dev/null 2>&1 || missing+=(elixir)
 { ! command -v dpkg >/dev/null 2>&1 || compgen -G "/usr/lib/erlang/lib/p1_pgsql-*" >/dev/null; } || missing+=(erlang-p1-pgsql)
 { command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; } || missing+=(postgresql)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The clustering and rolling-restart tests run a real proxy, load generator and DNS server.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

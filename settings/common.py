@@ -94,7 +94,18 @@ ALARM_PERIODS = (60, 300, 900, 3600)
 LATENCY_STATISTICS = ("p95", "p99")
 # Names the service sets itself; config must not override them.
 RESERVED_ENVIRONMENT = frozenset(
-    {"PORT", "PHX_SERVER", "PHX_HOST", "SECRET_KEY_BASE", "RELEASE_COOKIE", "SHUTDOWN_DRAIN_MS"}
+    {
+        "PORT",
+        "PHX_SERVER",
+        "PHX_HOST",
+        "SECRET_KEY_BASE",
+        "RELEASE_COOKIE",
+        "SHUTDOWN_DRAIN_MS",
+        "POOL_SIZE",
+        "DNS_CLUSTER_QUERY",
+        "RELEASE_DISTRIBUTION",
+        "ERL_AFLAGS",
+    }
 )
 # Names whose values are secrets by convention: refused in plain `environment` (the policy pack's
 # ecs-no-plaintext-secrets rule uses the same convention; a test keeps the two in step).

@@ -54,6 +54,10 @@ class ServiceSettings:
     secret_arns: Mapping[str, str]
     """Environment variable name -> Secrets Manager / SSM ARN, injected as ECS secrets."""
     secret_kms_key_arns: tuple[str, ...]
+    clustering: bool
+    """Connect the app's nodes (Cloud Map name, distribution port between tasks)."""
+    distribution_port: int
+    """The one port Erlang distribution listens on (no EPMD)."""
     """Customer-managed KMS keys those secrets are encrypted with (the execution role may
     decrypt with exactly these, through Secrets Manager/SSM only)."""
 
@@ -124,6 +128,13 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
     )
     if certificate is not None and domain is None:
         reader.problem("domain", None, "required with certificateArn (the certificate's host)")
+    distribution_port = reader.integer("distributionPort", minimum=1024, maximum=65535)
+    reader.require(
+        distribution_port != port,
+        "distributionPort",
+        distribution_port,
+        f"must differ from containerPort ({port})",
+    )
     fargate_spot = reader.boolean("fargateSpot")
     if fargate_spot and architecture == "arm64":
         reader.problem(
@@ -157,4 +168,6 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         environment=MappingProxyType(environment),
         secret_arns=MappingProxyType(secrets),
         secret_kms_key_arns=reader.string_list("secretsKmsKeyArns", item=kms_key_problem),
+        clustering=reader.boolean("clustering"),
+        distribution_port=distribution_port,
     )

@@ -72,7 +72,8 @@ _built_root: Path | None = None
 
 def require_tool(name: str, hint: str = INSTALL_HINT) -> str:
     """Path of executable `name`; raises (never skips) with an install hint if it is missing."""
-    path = shutil.which(name)
+    # Debian installs daemons (haproxy, dnsmasq) in sbin, which a non-root PATH lacks.
+    path = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
     if path is None:
         raise ReleaseError(f"`{name}` not found on PATH: {hint}")
     return path

@@ -912,6 +912,8 @@ SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 PROMETHEUS = "aws:amp/workspace:Workspace"
 DB_INSTANCE = "aws:rds/instance:Instance"
+DNS_NAMESPACE = "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
+DISCOVERY_SERVICE = "aws:servicediscovery/service:Service"
 DB_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
 DB_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 GRAFANA = "aws:grafana/workspace:Workspace"
@@ -965,6 +967,7 @@ TAGS: dict[str, TagSpec] = {
     "amp": TagSpec("TagMap.key", "TagMap.value", "CreateWorkspaceRequest.tags"),
     "grafana": TagSpec("TagMap.key", "TagMap.value", "CreateWorkspaceRequest.tags"),
     "rds": TagSpec("Tag.Key", "Tag.Value"),
+    "servicediscovery": TagSpec("Tag.Key", "Tag.Value", "CreateServiceRequest.Tags"),
 }
 
 
@@ -1242,6 +1245,8 @@ ROWS: list[Row] = [
         "forceNewDeployment": "UpdateServiceRequest.forceNewDeployment",
         "forceDelete": "DeleteServiceRequest.force",
         "loadBalancers": "CreateServiceRequest.loadBalancers",
+        "serviceRegistries": Note("one registry; its fields below"),
+        "serviceRegistries.registryArn": "ServiceRegistry.registryArn",
         "loadBalancers[].containerName": "LoadBalancer.containerName",
         "loadBalancers[].containerPort": "LoadBalancer.containerPort",
         "loadBalancers[].targetGroupArn": "LoadBalancer.targetGroupArn",
@@ -1394,6 +1399,23 @@ ROWS: list[Row] = [
         "skipFinalSnapshot": PROVIDER_ONLY,
         "finalSnapshotIdentifier": ("DeleteDBInstanceMessage.FinalDBSnapshotIdentifier",
                                     RDS_SNAPSHOT_IDENTIFIER),
+    }),
+    *rows(DNS_NAMESPACE, "servicediscovery", {
+        "name": "CreatePrivateDnsNamespaceRequest.Name",
+        "vpc": "CreatePrivateDnsNamespaceRequest.Vpc",
+        "description": "CreatePrivateDnsNamespaceRequest.Description",
+    }),
+    *rows(DISCOVERY_SERVICE, "servicediscovery", {
+        "name": "CreateServiceRequest.Name",
+        "namespaceId": "CreateServiceRequest.NamespaceId",
+        "description": "CreateServiceRequest.Description",
+        "dnsConfig": Note("its fields below"),
+        "dnsConfig.namespaceId": "DnsConfig.NamespaceId",
+        "dnsConfig.routingPolicy": "DnsConfig.RoutingPolicy",
+        "dnsConfig.dnsRecords": "DnsConfig.DnsRecords",
+        "dnsConfig.dnsRecords[].type": "DnsRecord.Type",
+        "dnsConfig.dnsRecords[].ttl": "DnsRecord.TTL",
+        "forceDestroy": PROVIDER_ONLY,
     }),
     *rows(DB_SUBNET_GROUP, "rds", {
         "name": ("CreateDBSubnetGroupMessage.DBSubnetGroupName", RDS_SUBNET_GROUP_NAME,

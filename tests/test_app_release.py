@@ -36,6 +36,7 @@ CONTRACT_GAUGES = [
     "beam_atom_count",
     "beam_run_queue_length",
     "beam_uptime_seconds",
+    "beam_connected_nodes",
 ]
 MEMORY_KINDS = {"total", "processes", "binary", "ets", "atom", "code", "system"}
 

@@ -97,18 +97,26 @@ def test_port_4000_end_to_end(aws_run: Registered) -> None:
     assert [lb["containerPort"] for lb in service.inputs["loadBalancers"]] == [4000]
     task_sg = task_security_group(aws_run)
     rules = [r for r in aws_run.of_type(INGRESS) if r.inputs["securityGroupId"] == task_sg.id]
-    assert [(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules] == [(4000, 4000)]
+    # The app port, and Erlang distribution between the tasks (clustering).
+    assert sorted((r.inputs["fromPort"], r.inputs["toPort"]) for r in rules) == [
+        (4000, 4000),
+        (4370, 4370),
+    ]
     env = {e["name"]: e["value"] for e in app["environment"]}
     assert env["PORT"] == "4000"
 
 
-def test_task_security_group_admits_only_the_load_balancer(aws_run: Registered) -> None:
+def test_task_security_group_admits_only_the_load_balancer_and_its_own_nodes(
+    aws_run: Registered,
+) -> None:
     task_sg = task_security_group(aws_run)
     alb_sg = load_balancer_security_group(aws_run)
     rules = [r for r in aws_run.of_type(INGRESS) if r.inputs["securityGroupId"] == task_sg.id]
     assert rules, "the task security group has no ingress at all"
+    sources = {r.inputs["fromPort"]: r.inputs.get("referencedSecurityGroupId") for r in rules}
+    # The app port from the load balancer; the distribution port from the tasks themselves.
+    assert sources == {4000: alb_sg.id, 4370: task_sg.id}
     for rule in rules:
-        assert rule.inputs.get("referencedSecurityGroupId") == alb_sg.id
         assert "cidrIpv4" not in rule.inputs and "cidrIpv6" not in rule.inputs
     assert not task_sg.inputs.get("ingress"), "inline rules would fight the separate rules"
 

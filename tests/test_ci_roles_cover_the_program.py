@@ -24,6 +24,26 @@ from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
 CREATE_CALLS: dict[str, list[str]] = {
+    "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": [
+        "servicediscovery:CreatePrivateDnsNamespace",
+        "servicediscovery:GetOperation",
+        "servicediscovery:GetNamespace",
+        "servicediscovery:TagResource",
+        "servicediscovery:DeleteNamespace",
+        # Cloud Map makes the namespace's private hosted zone in the VPC as the caller.
+        "route53:CreateHostedZone",
+        "route53:GetHostedZone",
+        "route53:DeleteHostedZone",
+        "ec2:DescribeVpcs",
+    ],
+    "aws:servicediscovery/service:Service": [
+        "servicediscovery:CreateService",
+        "servicediscovery:GetService",
+        "servicediscovery:UpdateService",
+        "servicediscovery:DeleteService",
+        "servicediscovery:ListInstances",
+        "servicediscovery:DeregisterInstance",
+    ],
     "aws:rds/instance:Instance": [
         "rds:CreateDBInstance",
         "rds:DescribeDBInstances",

@@ -50,6 +50,7 @@ class ContractExporter:
                 "beam_atom_count",
                 "beam_run_queue_length",
                 "beam_uptime_seconds",
+                "beam_connected_nodes",
             )
         }
         labels = ["method", "path", "status"]

@@ -36,6 +36,27 @@ if config_env() != :test do
     config :elixir_app, host: host
   end
 
+  if address = System.get_env("BIND_ADDRESS") do
+    case :inet.parse_ipv4strict_address(String.to_charlist(address)) do
+      {:ok, ip} ->
+        config :elixir_app, bind_address: ip
+
+      {:error, _} ->
+        fail.(
+          "environment variable BIND_ADDRESS must be an IPv4 address, got: #{inspect(address)}"
+        )
+    end
+  end
+
+  # Clustering, read as Phoenix's generated runtime.exs does; empty = no discovery.
+  config :elixir_app, dns_cluster_query: System.get_env("DNS_CLUSTER_QUERY")
+
+  if interval = System.get_env("DNS_CLUSTER_INTERVAL_MS") do
+    config :elixir_app,
+      dns_cluster_interval_ms:
+        parse_positive_integer.("DNS_CLUSTER_INTERVAL_MS", interval, 3_600_000)
+  end
+
   # Test-only route used to prove graceful draining against the real release.
   if System.get_env("ELIXIR_APP_DEBUG_ROUTES") == "true" do
     config :elixir_app, debug_routes: true

@@ -23,6 +23,7 @@ from components.urns import component_options
 HTTP_PORT = 80
 HTTPS_PORT = 443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+HEALTH_CHECK_INTERVAL_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,10 @@ class LoadBalancer(pulumi.ComponentResource):
                 "protocol": "HTTP",
                 "port": "traffic-port",
                 "matcher": "200",
-                "interval": 10,
-                "timeout": 5,
+                # A new task is healthy after 2 x 5 s; with the 15 s deregistration delay a
+                # rolling deploy moves one task in about 25 s (docs/clustering.md measures it).
+                "interval": HEALTH_CHECK_INTERVAL_SECONDS,
+                "timeout": 3,
                 "healthy_threshold": 2,
                 "unhealthy_threshold": 3,
             },

@@ -8,17 +8,23 @@ defmodule ElixirApp.Application do
   def start(_type, _args) do
     port = Application.fetch_env!(:elixir_app, :port)
     drain_ms = Application.fetch_env!(:elixir_app, :shutdown_drain_ms)
+    :ok = ElixirApp.ClusterVisits.init()
 
     children = [
       # Started first, stopped last: requests served while draining are still counted.
       ElixirApp.Metrics,
       # Does not wait for the database: the app serves /health while it is down.
       {ElixirApp.Database, Application.get_env(:elixir_app, :database)},
+      # DNS discovery (like Phoenix's dns_cluster); nothing starts without DNS_CLUSTER_QUERY.
+      {ElixirApp.Cluster,
+       query: Application.get_env(:elixir_app, :dns_cluster_query),
+       interval: Application.fetch_env!(:elixir_app, :dns_cluster_interval_ms)},
       # Started last: once it accepts connections, everything it depends on is up, so a
       # 200 on /health means "ready".
       {ElixirApp.HTTP.Server,
        name: ElixirApp.HTTP.Server,
        port: port,
+       ip: Application.fetch_env!(:elixir_app, :bind_address),
        drain_ms: drain_ms,
        handler: {ElixirApp.Router, router_options()}}
     ]

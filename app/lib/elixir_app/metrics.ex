@@ -5,7 +5,8 @@ defmodule ElixirApp.Metrics do
   Metric names are a contract (dashboards and alerts use them):
 
     * `beam_memory_bytes{kind}`, `beam_process_count`, `beam_port_count`,
-      `beam_atom_count`, `beam_run_queue_length`, `beam_uptime_seconds` (gauges)
+      `beam_atom_count`, `beam_run_queue_length`, `beam_uptime_seconds`,
+      `beam_connected_nodes` (gauges)
     * `http_requests_total{method,path,status}` (counter)
     * `http_request_duration_seconds{method,path,status}` (histogram)
     * `database_up`, `database_connections` (gauges; only when a database is configured,
@@ -99,7 +100,13 @@ defmodule ElixirApp.Metrics do
       ),
       family("beam_uptime_seconds", "gauge", "Time since the BEAM started.", [
         {[], wall_clock_ms / 1000}
-      ])
+      ]),
+      family(
+        "beam_connected_nodes",
+        "gauge",
+        "Other BEAM nodes this node is connected to (visible nodes: the cluster minus itself).",
+        [{[], length(Node.list(:visible))}]
+      )
     ]
   end
 

@@ -27,13 +27,14 @@ defmodule ElixirApp.Router do
 
   defp route(path, options) do
     case path do
-      path when path in ["/", "/health", "/metrics"] -> path
+      path when path in ["/", "/health", "/metrics", "/cluster"] -> path
       "/debug/sleep" when options.debug_routes -> path
       _ -> "other"
     end
   end
 
-  defp respond("/", _request, options) do
+  defp respond("/", request, options) do
+    if request.method == "GET", do: ElixirApp.ClusterVisits.increment()
     host = options.host |> to_string() |> html_escape()
 
     body = """
@@ -58,6 +59,12 @@ defmodule ElixirApp.Router do
   defp respond("/metrics", _request, _options) do
     {"/metrics", 200, [{"content-type", ElixirApp.Metrics.content_type()}],
      ElixirApp.Metrics.render()}
+  end
+
+  # This node, its peers and every node's visit count, gathered over distribution.
+  defp respond("/cluster", _request, _options) do
+    {"/cluster", 200, @json,
+     ElixirApp.ClusterVisits.cluster_state() |> ElixirApp.ClusterVisits.to_json()}
   end
 
   # Test-only (see config :debug_routes): a request that stays in flight for `ms`

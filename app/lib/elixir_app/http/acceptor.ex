@@ -15,8 +15,7 @@ defmodule ElixirApp.HTTP.Acceptor do
     nodelay: true,
     backlog: 1024,
     # Bounds the request line and each header line; longer ones are rejected with 400.
-    packet_size: 16_384,
-    ip: {0, 0, 0, 0}
+    packet_size: 16_384
   ]
 
   def child_spec(opts) do
@@ -32,7 +31,7 @@ defmodule ElixirApp.HTTP.Acceptor do
     name = Keyword.fetch!(opts, :name)
     requested_port = Keyword.fetch!(opts, :port)
 
-    case :gen_tcp.listen(requested_port, @listen_options) do
+    case :gen_tcp.listen(requested_port, [{:ip, Keyword.fetch!(opts, :ip)} | @listen_options]) do
       {:ok, listen_socket} ->
         {:ok, port} = :inet.port(listen_socket)
         :persistent_term.put({__MODULE__, name}, port)

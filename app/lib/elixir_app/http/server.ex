@@ -11,7 +11,7 @@ defmodule ElixirApp.HTTP.Server do
     3. the connection supervisor kills whatever is still running.
 
   Options: `:name` (required, prefix for the children's names), `:port` (0 = any free port),
-  `:drain_ms`, `:handler` (`{module, options}`, see `ElixirApp.HTTP.Connection`).
+  `:ip` (address to listen on, all IPv4 interfaces by default), `:drain_ms`, `:handler` (`{module, options}`, see `ElixirApp.HTTP.Connection`).
   """
   use Supervisor
 
@@ -38,6 +38,7 @@ defmodule ElixirApp.HTTP.Server do
       {Acceptor,
        name: name,
        port: Keyword.fetch!(opts, :port),
+       ip: Keyword.get(opts, :ip, {0, 0, 0, 0}),
        connections: connections,
        connection: {Connection, Keyword.fetch!(opts, :handler)}}
     ]
