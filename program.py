@@ -1,6 +1,8 @@
 """The program's composition: which components each target builds, in dependency order.
 
 ``__main__.py`` calls :func:`build` with validated settings and exports what it returns.
+Components never see a settings object: one ``<unit>_args`` function per unit maps the
+settings (and the neighbours' outputs) to that unit's flat Args.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
+import pulumi_docker as docker
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
@@ -28,17 +31,191 @@ from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
 from components.aws.runtime_secrets import RuntimeSecrets, RuntimeSecretsArgs
 from components.aws.service import LoadBalancerAttachment, Service, ServiceArgs
 from components.aws.task import FargateTask, FargateTaskArgs, ecr_repository_arn
-from components.image import ContainerImage, ContainerImageArgs
+from components.image import ContainerImage, ContainerImageArgs, ImageBuild
 from components.local import database as local_database
 from components.local import monitoring as local_monitoring
 from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
 from components.runtime import runtime_variables
-from settings import ServiceSettings, Settings
+from settings import (
+    ImageSettings,
+    LocalSettings,
+    MonitoringSettings,
+    NetworkSettings,
+    RegistrySettings,
+    ServiceSettings,
+    Settings,
+)
 from settings.database import INSTANCE_MEMORY_GIB, DatabaseSettings, max_connections
 
 Outputs = Mapping[str, pulumi.Input[object]]
+
+
+def network_args(network: NetworkSettings, tags: Mapping[str, str]) -> NetworkArgs:
+    return NetworkArgs(
+        vpc_cidr=network.vpc_cidr,
+        availability_zones=network.availability_zones,
+        nat_gateways=network.nat_gateways,
+        existing_vpc_id=network.existing_vpc_id,
+        existing_public_subnet_ids=network.existing_public_subnet_ids,
+        existing_private_subnet_ids=network.existing_private_subnet_ids,
+        tags=tags,
+    )
+
+
+def registry_args(
+    registry: RegistrySettings, tags: Mapping[str, str], retain_on_delete: bool
+) -> ContainerRegistryArgs:
+    return ContainerRegistryArgs(
+        tag_mutability=registry.tag_mutability,
+        untagged_expiry_days=registry.untagged_expiry_days,
+        keep_tagged_count=registry.keep_tagged_count,
+        force_delete=registry.force_delete,
+        pull_account_ids=registry.pull_account_ids,
+        tags=tags,
+        retain_on_delete=retain_on_delete,
+    )
+
+
+def alarm_topic_args(monitoring: MonitoringSettings, tags: Mapping[str, str]) -> AlarmTopicArgs:
+    return AlarmTopicArgs(
+        emails=monitoring.alarm_emails,
+        webhooks=monitoring.alarm_webhooks,
+        sqs_queue_arn=monitoring.alarm_sqs_queue_arn,
+        tags=tags,
+    )
+
+
+def managed_prometheus_args(
+    monitoring: MonitoringSettings, container_port: int, tags: Mapping[str, str]
+) -> ManagedPrometheusArgs:
+    return ManagedPrometheusArgs(
+        container_port=container_port,
+        metrics_path=monitoring.metrics_path,
+        scrape_interval_seconds=monitoring.metrics_scrape_interval_seconds,
+        collector_image=monitoring.collector_image,
+        grafana=monitoring.managed_grafana,
+        tags=tags,
+    )
+
+
+def deployment_alarms_args(
+    monitoring: MonitoringSettings,
+    *,
+    load_balancer_arn_suffix: pulumi.Input[str],
+    target_group_arn_suffix: pulumi.Input[str],
+    topic_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+) -> DeploymentAlarmsArgs:
+    return DeploymentAlarmsArgs(
+        target_5xx_percent=monitoring.target_5xx_percent,
+        unhealthy_hosts=monitoring.unhealthy_hosts,
+        period_seconds=monitoring.period_seconds,
+        evaluation_periods=monitoring.evaluation_periods,
+        load_balancer_arn_suffix=load_balancer_arn_suffix,
+        target_group_arn_suffix=target_group_arn_suffix,
+        topic_arn=topic_arn,
+        tags=tags,
+    )
+
+
+def monitoring_args(
+    monitoring: MonitoringSettings,
+    *,
+    topic_arn: pulumi.Input[str],
+    cluster_name: pulumi.Input[str],
+    service_name: pulumi.Input[str],
+    load_balancer_arn_suffix: pulumi.Input[str],
+    target_group_arn_suffix: pulumi.Input[str],
+    min_count: int,
+    deployment_alarm_arns: pulumi.Input[Sequence[str]],
+    other_alarm_arns: pulumi.Input[Sequence[str]],
+    tags: Mapping[str, str],
+) -> MonitoringArgs:
+    return MonitoringArgs(
+        cpu_high_percent=monitoring.cpu_high_percent,
+        memory_high_percent=monitoring.memory_high_percent,
+        latency_statistic=monitoring.latency_statistic,
+        latency_threshold_ms=monitoring.latency_threshold_ms,
+        period_seconds=monitoring.period_seconds,
+        evaluation_periods=monitoring.evaluation_periods,
+        topic_arn=topic_arn,
+        cluster_name=cluster_name,
+        service_name=service_name,
+        load_balancer_arn_suffix=load_balancer_arn_suffix,
+        target_group_arn_suffix=target_group_arn_suffix,
+        min_count=min_count,
+        deployment_alarm_arns=deployment_alarm_arns,
+        other_alarm_arns=other_alarm_arns,
+        tags=tags,
+    )
+
+
+def local_service_args(
+    service: ServiceSettings,
+    local: LocalSettings,
+    database: DatabaseSettings,
+    *,
+    image_ref: pulumi.Input[str],
+    network_name: pulumi.Input[str],
+    app_secrets: AppSecrets,
+    database_url: pulumi.Input[str] | None,
+    labels: Mapping[str, str],
+) -> local_service.ContainerServiceArgs:
+    """``database_url``: the local database's DATABASE_URL (None - the app has none here)."""
+    with_database = database_url is not None
+    return local_service.ContainerServiceArgs(
+        image_ref=image_ref,
+        network_name=network_name,
+        container_port=service.container_port,
+        host_port=local.app_port,
+        bind_address=local.bind_address,
+        health_check_path=service.health_check_path,
+        health_check_grace_period_seconds=service.health_check_grace_period_seconds,
+        stop_timeout_seconds=service.stop_timeout_seconds,
+        memory_mb=local.memory_mb,
+        cpus=local.cpus,
+        log_max_size_mb=local.log_max_size_mb,
+        log_max_files=local.log_max_files,
+        environment=runtime_variables(
+            container_port=service.container_port,
+            stop_timeout_seconds=service.stop_timeout_seconds,
+            host=local_service.PUBLIC_HOST,
+            environment={
+                **service.environment,
+                **(database_environment(database) if with_database else {}),
+            },
+        ),
+        secrets={
+            **local.secrets,
+            "SECRET_KEY_BASE": app_secrets.secret_key_base,
+            "RELEASE_COOKIE": app_secrets.release_cookie,
+            **({"DATABASE_URL": database_url} if database_url is not None else {}),
+        },
+        migrate_command=migrate_command(database),
+        labels=labels,
+    )
+
+
+def image_args(
+    image: ImageSettings,
+    repository_url: pulumi.Input[str],
+    registry: docker.RegistryArgs | None = None,
+) -> ContainerImageArgs:
+    return ContainerImageArgs(
+        build=ImageBuild(
+            context=image.context,
+            dockerfile=image.dockerfile,
+            platform=image.platform,
+            build_args=image.build_args,
+        ),
+        tag=image.tag,
+        build_on_preview=image.build_on_preview,
+        repository_url=repository_url,
+        registry=registry,
+        prebuilt=image.prebuilt,
+    )
 
 
 def load_balancer_args(
@@ -113,31 +290,20 @@ def build_aws(settings: Settings) -> Outputs:
     tags = settings.tags
     service_settings = settings.service
     monitoring_settings = settings.monitoring
-    network = Network(prefix, NetworkArgs(settings=settings.network, tags=tags))
+    network = Network(prefix, network_args(settings.network, tags))
     registry = ContainerRegistry(
-        prefix,
-        ContainerRegistryArgs(
-            settings=settings.registry, tags=tags, retain_on_delete=settings.retain_on_delete
-        ),
+        prefix, registry_args(settings.registry, tags, settings.retain_on_delete)
     )
     image = ContainerImage(
         prefix,
-        ContainerImageArgs(
-            settings=settings.image,
-            repository_url=registry.repository_url,
-            registry=registry.credentials(),
-        ),
+        image_args(settings.image, registry.repository_url, registry.credentials()),
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
-    alarm_topic = AlarmTopic(prefix, AlarmTopicArgs(settings=monitoring_settings, tags=tags))
+    alarm_topic = AlarmTopic(prefix, alarm_topic_args(monitoring_settings, tags))
     prometheus = (
         ManagedPrometheus(
             prefix,
-            ManagedPrometheusArgs(
-                settings=monitoring_settings,
-                container_port=service_settings.container_port,
-                tags=tags,
-            ),
+            managed_prometheus_args(monitoring_settings, service_settings.container_port, tags),
         )
         if monitoring_settings.managed_prometheus
         else None
@@ -148,8 +314,8 @@ def build_aws(settings: Settings) -> Outputs:
     )
     deployment_alarms = DeploymentAlarms(
         prefix,
-        DeploymentAlarmsArgs(
-            settings=monitoring_settings,
+        deployment_alarms_args(
+            monitoring_settings,
             load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             topic_arn=alarm_topic.topic_arn,
@@ -315,8 +481,8 @@ def build_aws(settings: Settings) -> Outputs:
     )
     monitoring = Monitoring(
         prefix,
-        MonitoringArgs(
-            settings=monitoring_settings,
+        monitoring_args(
+            monitoring_settings,
             topic_arn=alarm_topic.topic_arn,
             cluster_name=cluster.cluster_name,
             service_name=service.service_name,
@@ -384,7 +550,7 @@ def build_local(settings: Settings) -> Outputs:
     # registry; depends_on says so explicitly as well.
     image = ContainerImage(
         prefix,
-        ContainerImageArgs(settings=settings.image, repository_url=registry.repository_url),
+        image_args(settings.image, registry.repository_url),
         opts=pulumi.ResourceOptions(depends_on=[registry]),
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
@@ -407,17 +573,15 @@ def build_local(settings: Settings) -> Outputs:
     )
     service = local_service.ContainerService(
         prefix,
-        local_service.ContainerServiceArgs(
-            settings=settings.service,
-            local=local,
+        local_service_args(
+            settings.service,
+            local,
+            database,
             image_ref=image.image_ref,
             network_name=network.network_name,
-            secret_key_base=secrets.secret_key_base,
-            release_cookie=secrets.release_cookie,
-            labels=labels,
+            app_secrets=secrets,
             database_url=local_db.url if local_db is not None else None,
-            pool_size=database.pool_size,
-            migrate_command=migrate_command(database),
+            labels=labels,
         ),
     )
     monitoring = local_monitoring.Monitoring(
@@ -426,6 +590,7 @@ def build_local(settings: Settings) -> Outputs:
             job_name=settings.app_name,
             app_address=service.internal_address,
             network_name=network.network_name,
+            metrics_path=settings.monitoring.metrics_path,
             prometheus_port=local.prometheus_port,
             grafana_port=local.grafana_port,
             bind_address=local.bind_address,

@@ -5,21 +5,19 @@ Creates ``docker.Image`` (build for the service's platform, push, ``repoDigest``
 authenticated registry (ECR, where CI runners start with an empty layer cache) it also pushes
 the build as a ``buildcache`` tag (``docker.Tag`` + ``docker.RegistryImage`` with the same
 credentials) that the next build caches from; the local engine keeps its own layer cache.
-With a prebuilt image in the settings it creates nothing and passes that reference through.
+Given a prebuilt image reference it creates nothing and passes that reference through.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import pulumi
 import pulumi_docker as docker
-
-from settings.image import ImageSettings
 
 # Build inputs whose changes matter to the image; anything else in the context is ignored.
 CONTEXT_IGNORED_DIRS = frozenset({"_build", "deps", ".git", ".elixir_ls", "node_modules"})
@@ -28,18 +26,37 @@ BUILD_CACHE_TAG = "buildcache"
 """The one tag overwritten by every build: BuildKit inline cache for the next build."""
 
 
-def build_digest(
-    context: Path, dockerfile: Path, build_args: Mapping[str, str], docker_platform: str
-) -> str:
+@dataclass(frozen=True)
+class ImageBuild:
+    """What makes the image: every input of the build, and so of the default tag.
+
+    One value rather than four flat Args fields because the build and the tag hash
+    (:func:`build_digest`) must see the same inputs: an input added here reaches both, so an
+    image whose content changes never keeps its old tag (immutable tags refuse a new digest
+    under an old tag). ``tests/test_image.py`` checks that every field changes the tag.
+    """
+
+    context: Path
+    """Absolute build context."""
+    dockerfile: Path
+    """Absolute Dockerfile path."""
+    platform: str
+    """Docker platform matching the service's architecture, e.g. ``linux/amd64``."""
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    """``--build-arg`` values."""
+
+
+def build_digest(build: ImageBuild) -> str:
     """A short hash of everything that makes the image: same inputs, same tag.
 
     Covers the sources, the Dockerfile (content and path), the build args and the platform, so
     any change that rebuilds the image also changes the tag (immutable tags refuse a new digest
     under an old tag).
     """
+    context, dockerfile = build.context, build.dockerfile
     digest = hashlib.sha256()
-    digest.update(f"{docker_platform}\0{dockerfile}\0".encode())
-    for name, value in sorted(build_args.items()):
+    digest.update(f"{build.platform}\0{dockerfile}\0".encode())
+    for name, value in sorted(build.build_args.items()):
         digest.update(f"{name}={value}\0".encode())
     files = [dockerfile, *sorted(p for p in context.rglob("*") if p.is_file())]
     for path in files:
@@ -52,15 +69,13 @@ def build_digest(
     return digest.hexdigest()[:12]
 
 
-def image_tag(settings: ImageSettings) -> str:
-    """The configured tag (CI sets the commit SHA), or ``src-`` + a hash of every build input:
+def image_tag(tag: str | None, build: ImageBuild) -> str:
+    """The given tag (CI sets the commit SHA), or ``src-`` + a hash of every build input:
     the same inputs give the same tag, any change a new one (immutable tags refuse a new
     digest under an old tag)."""
-    if settings.tag:
-        return settings.tag
-    return "src-" + build_digest(
-        settings.context, settings.dockerfile, settings.build_args, settings.platform
-    )
+    if tag:
+        return tag
+    return "src-" + build_digest(build)
 
 
 def is_pushed_reference(reference: str) -> bool:
@@ -83,19 +98,26 @@ def pushed_reference(reference: str) -> str:
     raise ValueError(f"the image build returned {reference!r}, not a pushed digest reference")
 
 
-def build_args(settings: ImageSettings) -> dict[str, str]:
-    """Build args from the settings plus the inline-cache flag that makes ``cache_from`` work."""
-    return {**settings.build_args, "BUILDKIT_INLINE_CACHE": "1"}
+def docker_build_args(build: ImageBuild) -> dict[str, str]:
+    """The build's args plus the inline-cache flag that makes ``cache_from`` work."""
+    return {**build.build_args, "BUILDKIT_INLINE_CACHE": "1"}
 
 
 @dataclass(frozen=True)
 class ContainerImageArgs:
-    settings: ImageSettings
-    """What to build, for which platform, with which tag."""
+    build: ImageBuild
+    """What to build, for which platform."""
+    tag: str | None
+    """Tag pushed with the image (CI sets the commit SHA); None - ``src-`` + a hash of the
+    build. Deployments reference the digest either way."""
+    build_on_preview: bool
+    """Build during ``pulumi preview`` too, so a broken Dockerfile fails the pull request."""
     repository_url: pulumi.Input[str]
     """Registry repository to push to, without tag (``host[:port]/name``)."""
     registry: docker.RegistryArgs | None = None
     """Push credentials (server, username, password); None for a registry without auth."""
+    prebuilt: str | None = None
+    """Deploy this digest-pinned reference instead of building (None - build)."""
 
 
 class ContainerImage(pulumi.ComponentResource):
@@ -108,9 +130,9 @@ class ContainerImage(pulumi.ComponentResource):
         self, name: str, args: ContainerImageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("elixir-devops:index:ContainerImage", name, None, opts)
-        settings = args.settings
-        if settings.prebuilt is not None:
-            self.image_ref = pulumi.Output.from_input(settings.prebuilt)
+        build = args.build
+        if args.prebuilt is not None:
+            self.image_ref = pulumi.Output.from_input(args.prebuilt)
             self.image_name = self.image_ref
         else:
             repository = pulumi.Output.from_input(args.repository_url)
@@ -118,16 +140,16 @@ class ContainerImage(pulumi.ComponentResource):
             cache_from = docker.CacheFromArgs(images=[cache_ref]) if args.registry else None
             image = docker.Image(
                 f"{name}-image",
-                image_name=repository.apply(lambda url: f"{url}:{image_tag(settings)}"),
+                image_name=repository.apply(lambda url: f"{url}:{image_tag(args.tag, build)}"),
                 build=docker.DockerBuildArgs(
-                    context=str(settings.context),
-                    dockerfile=str(settings.dockerfile),
-                    platform=settings.platform,
-                    args=build_args(settings),
+                    context=str(build.context),
+                    dockerfile=str(build.dockerfile),
+                    platform=build.platform,
+                    args=docker_build_args(build),
                     cache_from=cache_from,
                     builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
                 ),
-                build_on_preview=settings.build_on_preview,
+                build_on_preview=args.build_on_preview,
                 registry=args.registry,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from settings import ServiceSettings
-
 DRAIN_MARGIN_SECONDS = 5
 """The BEAM finishes draining this long before the container's stop timeout kills it (the app
 reads ``SHUTDOWN_DRAIN_MS``)."""
@@ -33,19 +31,3 @@ def runtime_variables(
         "PHX_HOST": host,
         "SHUTDOWN_DRAIN_MS": str(drain_ms),
     }
-
-
-def runtime_environment(settings: ServiceSettings, host: str) -> list[dict[str, str]]:
-    """The variables as a sorted name/value list without nulls, so the container (or task
-    definition) does not churn between identical deployments."""
-    variables = runtime_variables(
-        container_port=settings.container_port,
-        stop_timeout_seconds=settings.stop_timeout_seconds,
-        host=host,
-        environment=settings.environment,
-    )
-    return [
-        {"name": name, "value": value}
-        for name, value in sorted(variables.items())
-        if value is not None
-    ]

@@ -25,11 +25,6 @@ class NetworkSettings:
     existing_public_subnet_ids: tuple[str, ...]
     existing_private_subnet_ids: tuple[str, ...]
 
-    @property
-    def tasks_in_public_subnets(self) -> bool:
-        """Without NAT, tasks need public IPs to pull images; they still only admit the ALB."""
-        return self.existing_vpc_id is None and self.nat_gateways == "none"
-
 
 def read_network(reader: ConfigReader) -> NetworkSettings:
     vpc_cidr = reader.string("vpcCidr")

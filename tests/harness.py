@@ -20,18 +20,18 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from settings import Settings
 from settings import load as settings_load
+from settings.common import project_config
 from tests.mocks import AwsLikeMocks, Recorded, RecordingMonitor
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "elixir-devops"
 COMPONENT_TAGS = {"stack": "test", "managed-by": "pulumi"}
 """Tags handed to components in component-level tests."""
+SERVICE_UNIT = "elixir-devops:aws:Service"
+TASK_UNIT = "elixir-devops:aws:FargateTask"
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
 
@@ -55,13 +55,16 @@ def configure(target: str = "aws", **values: Any) -> Settings:
 
 @dataclass
 class Registered:
-    """What a run registered, with lookups by type and by name."""
+    """What a run registered, with lookups by type, by name and by parent component."""
 
     resources: list[Recorded]
     outputs: dict[str, Any]
     error: str | None = None
     secret_outputs: list[str] = field(default_factory=list)
     """Stack outputs exported as secrets (``outputs`` holds them unwrapped)."""
+    prefix: str = ""
+    """``<appName>-<stack>`` of a stack run: the name of the stack's own units (the web
+    Service, its FargateTask, the LoadBalancer, ...); empty for component runs."""
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -76,6 +79,34 @@ class Registered:
 
     def custom(self) -> list[Recorded]:
         return [r for r in self.resources if r.custom]
+
+    def under(self, component_type: str, name: str) -> Registered:
+        """Every resource below the component ``component_type`` named ``name``, at any depth
+        (children, their children, ...), as a run of its own for the same lookups."""
+        roots = [r for r in self.resources if r.type == component_type and r.name == name]
+        assert len(roots) == 1, f"expected one {component_type} {name!r}, got {len(roots)}"
+        found: list[Recorded] = []
+        frontier = {roots[0].urn}
+        while frontier:
+            level = [r for r in self.resources if r.parent in frontier]
+            found += level
+            frontier = {r.urn for r in level}
+        return Registered(found, {}, prefix=self.prefix)
+
+
+def unit(run: Registered, component_type: str) -> Registered:
+    """The resources of the stack's own unit of that type (the one named ``<app>-<stack>``)."""
+    return run.under(component_type, run.prefix)
+
+
+def web_service(run: Registered) -> Registered:
+    """The web ``Service`` unit: ECS service, autoscaling (not the task, nor other services)."""
+    return unit(run, SERVICE_UNIT)
+
+
+def web_task(run: Registered) -> Registered:
+    """The web ``FargateTask`` unit: task definition, roles, log group, security group."""
+    return unit(run, TASK_UNIT)
 
 
 _MONITOR: RecordingMonitor | None = None
@@ -99,16 +130,16 @@ def run_components(build: Callable[[], Iterable[pulumi.Output[Any]] | None]) -> 
     """
     monitor = _monitor("test")
     monitor.clear()
-    SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
-    SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
 
-    async def program() -> None:
-        outputs = build() or []
-        await pulumi.Output.all(*outputs).future()
+    # pulumi.runtime.test clears the runtime's pending work, runs the program and returns once
+    # the Output it returns has resolved and every registration has reached the monitor.
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[list[Any]]:
+        return pulumi.Output.all(*(build() or []))
 
     error: str | None = None
     try:
-        _sync_await(run_pulumi_func(lambda: _sync_await(program())))
+        program()
     except pulumi.RunError as exc:
         error = str(exc)
     return Registered(monitor.recorded(), {}, error)
@@ -144,9 +175,11 @@ def run_stack(
             f"program run for stack {stack} crashed ({completed.returncode}):\n{completed.stderr}"
         )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
+    app_name = config.get(f"{PROJECT}:appName", project_config()[1]["appName"]["default"])
     return Registered(
         [Recorded(**r) for r in result["resources"]],
         result["outputs"],
         result["error"],
         result.get("secret_outputs", []),
+        prefix=f"{app_name}-{stack}",
     )

@@ -14,6 +14,7 @@ upgrade test that compares URNs must compare the ones real stacks hold.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,26 +31,31 @@ def short_hash(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+# What the engine sends a monitor is wire data: secrets arrive as ``{<sig key>: <secret sig>,
+# "value": ...}`` dicts and unknowns as a sentinel string. The SDK has no public API for reading
+# them (``pulumi.runtime.rpc`` is outside ``pulumi.runtime.__all__``): this module is the one
+# place that does, with rpc's own helpers, so an SDK change breaks here and nowhere else.
+
+UNKNOWN = rpc.UNKNOWN
+"""How an unknown value (a preview's computed output) reads in recorded inputs."""
+
+
 def unwrap(value: Any) -> Any:
     """Plain values from mock inputs: secrets unwrapped, unknowns (previews) as the engine's
     unknown sentinel, recursively."""
     if isinstance(value, pulumi.output.Unknown):
-        return rpc.UNKNOWN
+        return UNKNOWN
     if isinstance(value, dict):
-        if _is_secret(value):
-            return unwrap(value.get("value"))
+        if rpc.is_rpc_secret(value):
+            return unwrap(rpc.unwrap_rpc_secret(value))
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
 
 
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
-
-
 def _secret_keys(inputs: dict[str, Any]) -> list[str]:
-    return sorted(key for key, value in inputs.items() if _is_secret(value))
+    return sorted(key for key, value in inputs.items() if rpc.is_rpc_secret(value))
 
 
 @dataclass
@@ -97,6 +103,245 @@ def _uuid_like(text: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
 
 
+def _arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+
+@dataclass(frozen=True)
+class NewResource:
+    """What a type's output function gets: the registration, with the values every type uses."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    """Unwrapped inputs (wire names, camelCase)."""
+    physical: str
+    """The physical name: ``name`` input, ``namePrefix`` + hash, or logical name + hash."""
+    preview: bool
+
+    @property
+    def default_id(self) -> str:
+        return _ID_PREFIX.get(self.type, "") + short_hash(self.name, 17)
+
+    @property
+    def short(self) -> str:
+        """What AWS keeps of a load balancer's or target group's name (32 characters)."""
+        return self.physical[:32]
+
+
+Answer = tuple[str, dict[str, Any]]
+"""(id, outputs beyond the inputs and ``name``)."""
+
+
+def _ecr_repository(r: NewResource) -> Answer:
+    return r.physical, {
+        "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{r.physical}",
+        "arn": _arn("ecr", f"repository/{r.physical}"),
+        "registryId": ACCOUNT,
+    }
+
+
+def _docker_image(r: NewResource) -> Answer:
+    repository = r.inputs["imageName"].rsplit(":", 1)[0]
+    digest = hashlib.sha256(r.inputs["imageName"].encode()).hexdigest()
+    # pulumi-docker builds during a preview but pushes nothing: its repoDigest is then the
+    # local image id, without a repository.
+    repo_digest = f"sha256:{digest}" if r.preview else f"{repository}@sha256:{digest}"
+    return f"sha256:{digest}", {"repoDigest": repo_digest}
+
+
+def _docker_remote_image(r: NewResource) -> Answer:
+    # Like the provider: image id = local image sha256, id = imageId + name.
+    reference = r.inputs["name"]
+    digest = hashlib.sha256(reference.encode()).hexdigest()
+    tail = reference.rsplit(":", 1)
+    repository = tail[0] if "/" not in tail[-1] else reference
+    return f"sha256:{digest}{reference}", {
+        "imageId": f"sha256:{digest}",
+        "repoDigest": f"{repository}@sha256:{digest}",
+    }
+
+
+def _docker_container(r: NewResource) -> Answer:
+    container_id = hashlib.sha256(r.physical.encode()).hexdigest()
+    outputs: dict[str, Any] = {
+        "hostname": container_id[:12],
+        "networkData": [
+            {"networkName": attachment["name"], "ipAddress": "172.18.0.2"}
+            for attachment in r.inputs.get("networksAdvanced", [])
+        ],
+    }
+    if r.inputs.get("mustRun") is False and r.inputs.get("attach"):
+        # A run-to-completion container (migrations): it exited 0.
+        outputs |= {"exitCode": 0, "containerLogs": "0 migrations pending\n"}
+    return container_id, outputs
+
+
+def _docker_network(r: NewResource) -> Answer:
+    return hashlib.sha256(r.physical.encode()).hexdigest(), {
+        "driver": r.inputs.get("driver", "bridge"),
+        "scope": "local",
+        "ipamConfigs": [{"subnet": "172.18.0.0/16", "gateway": "172.18.0.1"}],
+    }
+
+
+def _docker_volume(r: NewResource) -> Answer:
+    return r.physical, {
+        "driver": "local",
+        "mountpoint": f"/var/lib/docker/volumes/{r.physical}/_data",
+    }
+
+
+def _arn_is_id(service: str, kind: str) -> Callable[[NewResource], Answer]:
+    """Resources whose id is their ARN ``<kind><physical name>`` (ECS, SNS, Secrets Manager)."""
+
+    def answer(r: NewResource) -> Answer:
+        arn = _arn(service, f"{kind}{r.physical}")
+        return arn, {"arn": arn}
+
+    return answer
+
+
+def _name_is_id(arn: Callable[[str], str]) -> Callable[[NewResource], Answer]:
+    """Resources whose id is their physical name (log groups, roles, alarms)."""
+
+    def answer(r: NewResource) -> Answer:
+        return r.physical, {"arn": arn(r.physical)}
+
+    return answer
+
+
+def _task_definition(r: NewResource) -> Answer:
+    arn = _arn("ecs", f"task-definition/{r.inputs['family']}:1")
+    return r.default_id, {"arn": arn, "revision": 1}
+
+
+def _load_balancer(r: NewResource) -> Answer:
+    suffix = f"app/{r.short}/{short_hash(r.physical, 16)}"
+    return r.default_id, {
+        "arn": _arn("elasticloadbalancing", f"loadbalancer/{suffix}"),
+        "arnSuffix": suffix,
+        "dnsName": f"{r.short}-{short_hash(r.physical, 10)}.{REGION}.elb.amazonaws.com",
+        "zoneId": "Z32O12XQLNTSW2",
+    }
+
+
+def _target_group(r: NewResource) -> Answer:
+    suffix = f"targetgroup/{r.short}/{short_hash(r.physical, 16)}"
+    return r.default_id, {"arn": _arn("elasticloadbalancing", suffix), "arnSuffix": suffix}
+
+
+def _listener(r: NewResource) -> Answer:
+    return r.default_id, {"arn": _arn("elasticloadbalancing", f"listener/{r.name}")}
+
+
+def _secret(r: NewResource) -> Answer:
+    arn = _arn("secretsmanager", f"secret:{r.physical}-AbCdEf")
+    return arn, {"arn": arn}
+
+
+def _topic_subscription(r: NewResource) -> Answer:
+    arn = f"{r.inputs['topic']}:{short_hash(r.name, 8)}-0000-4000-8000"
+    return arn, {"arn": arn}
+
+
+def _kms_key(r: NewResource) -> Answer:
+    key_id = _uuid_like(r.name)
+    return key_id, {"arn": _arn("kms", f"key/{key_id}"), "keyId": key_id}
+
+
+def _dashboard(r: NewResource) -> Answer:
+    dashboard = r.inputs["dashboardName"]
+    return dashboard, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"}
+
+
+def _amp_workspace(r: NewResource) -> Answer:
+    workspace_id = f"ws-{_uuid_like(r.name)}"
+    return workspace_id, {
+        "arn": _arn("aps", f"workspace/{workspace_id}"),
+        "prometheusEndpoint": (
+            f"https://aps-workspaces.{REGION}.amazonaws.com/workspaces/{workspace_id}/"
+        ),
+    }
+
+
+def _grafana_workspace(r: NewResource) -> Answer:
+    workspace_id = f"g-{short_hash(r.name, 10)}"
+    return workspace_id, {
+        "arn": _arn("grafana", f"/workspaces/{workspace_id}"),
+        "endpoint": f"{workspace_id}.grafana-workspace.{REGION}.amazonaws.com",
+    }
+
+
+def _random_password(r: NewResource) -> Answer:
+    length = int(r.inputs["length"])
+    return r.default_id, {"result": (hashlib.sha512(r.name.encode()).hexdigest() * 4)[:length]}
+
+
+def _rds_instance(r: NewResource) -> Answer:
+    identifier = r.inputs.get("identifier") or r.physical
+    port = r.inputs.get("port", 5432)
+    address = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
+    return identifier, {
+        "identifier": identifier,
+        "address": address,
+        "port": port,
+        "endpoint": f"{address}:{port}",
+        "arn": _arn("rds", f"db:{identifier}"),
+    }
+
+
+def _scaling_target(r: NewResource) -> Answer:
+    return r.inputs["resourceId"], {}
+
+
+def _ec2_with_arn(r: NewResource) -> Answer:
+    kind = r.type.split(":")[-1].lower()
+    return r.default_id, {"arn": _arn("ec2", f"{kind}/{r.default_id}")}
+
+
+def _generic(r: NewResource) -> Answer:
+    """Any other type: its inputs echoed, and an ARN for AWS resources that have none."""
+    if r.type.startswith("aws:") and "arn" not in r.inputs:
+        return r.default_id, {"arn": _arn(r.type.split(":")[1].split("/")[0], r.physical)}
+    return r.default_id, {}
+
+
+OUTPUTS: dict[str, Callable[[NewResource], Answer]] = {
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "docker:index/image:Image": _docker_image,
+    "docker:index/remoteImage:RemoteImage": _docker_remote_image,
+    "docker:index/container:Container": _docker_container,
+    "docker:index/network:Network": _docker_network,
+    "docker:index/volume:Volume": _docker_volume,
+    "aws:ecs/cluster:Cluster": _arn_is_id("ecs", "cluster/"),
+    "aws:ecs/service:Service": _arn_is_id("ecs", "service/"),
+    "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _listener,
+    "aws:cloudwatch/logGroup:LogGroup": _name_is_id(lambda name: _arn("logs", f"log-group:{name}")),
+    "aws:iam/role:Role": _name_is_id(lambda name: f"arn:aws:iam::{ACCOUNT}:role/{name}"),
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:sns/topic:Topic": _arn_is_id("sns", ""),
+    "aws:sns/topicSubscription:TopicSubscription": _topic_subscription,
+    "aws:kms/key:Key": _kms_key,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _name_is_id(
+        lambda name: _arn("cloudwatch", f"alarm:{name}")
+    ),
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:amp/workspace:Workspace": _amp_workspace,
+    "aws:grafana/workspace:Workspace": _grafana_workspace,
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:appautoscaling/target:Target": _scaling_target,
+    "aws:ec2/vpc:Vpc": _ec2_with_arn,
+    "aws:ec2/subnet:Subnet": _ec2_with_arn,
+    "aws:ec2/securityGroup:SecurityGroup": _ec2_with_arn,
+}
+"""Type token -> the (id, outputs) a provider would answer; other types get :func:`_generic`."""
+
+
 class AwsLikeMocks(pulumi.runtime.Mocks):
     def __init__(self, preview: bool = False) -> None:
         super().__init__()
@@ -109,168 +354,9 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
         physical = inputs.get("name") or (
             f"{inputs['namePrefix']}{token}" if inputs.get("namePrefix") else f"{args.name}-{token}"
         )
-        outputs: dict[str, Any] = {**inputs, "name": physical}
-        resource_id = _ID_PREFIX.get(args.typ, "") + short_hash(args.name, 17)
-        arn_base = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}"
-        elb = arn_base.format(service="elasticloadbalancing")
-        short = physical[:32]
-        match args.typ:
-            case "aws:ecr/repository:Repository":
-                outputs |= {
-                    "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{physical}",
-                    "arn": f"{arn_base.format(service='ecr')}:repository/{physical}",
-                    "registryId": ACCOUNT,
-                }
-                resource_id = physical
-            case "docker:index/image:Image":
-                repository = inputs["imageName"].rsplit(":", 1)[0]
-                digest = hashlib.sha256(inputs["imageName"].encode()).hexdigest()
-                # pulumi-docker builds during a preview but pushes nothing: its repoDigest
-                # is then the local image id, without a repository.
-                outputs |= {
-                    "repoDigest": f"sha256:{digest}"
-                    if self.preview
-                    else f"{repository}@sha256:{digest}"
-                }
-                resource_id = f"sha256:{digest}"
-            case "docker:index/remoteImage:RemoteImage":
-                # Like the provider: image id = local image sha256, id = imageId + name.
-                reference = inputs["name"]
-                digest = hashlib.sha256(reference.encode()).hexdigest()
-                repository = (
-                    reference.rsplit(":", 1)[0]
-                    if "/" not in reference.rsplit(":", 1)[-1]
-                    else reference
-                )
-                outputs |= {
-                    "imageId": f"sha256:{digest}",
-                    "repoDigest": f"{repository}@sha256:{digest}",
-                }
-                resource_id = f"sha256:{digest}{reference}"
-            case "docker:index/container:Container":
-                resource_id = hashlib.sha256(physical.encode()).hexdigest()
-                if inputs.get("mustRun") is False and inputs.get("attach"):
-                    # A run-to-completion container (migrations): it exited 0.
-                    outputs |= {"exitCode": 0, "containerLogs": "0 migrations pending\n"}
-                outputs |= {
-                    "hostname": resource_id[:12],
-                    "networkData": [
-                        {"networkName": attachment["name"], "ipAddress": "172.18.0.2"}
-                        for attachment in inputs.get("networksAdvanced", [])
-                    ],
-                }
-            case "docker:index/network:Network":
-                resource_id = hashlib.sha256(physical.encode()).hexdigest()
-                outputs |= {
-                    "driver": inputs.get("driver", "bridge"),
-                    "scope": "local",
-                    "ipamConfigs": [{"subnet": "172.18.0.0/16", "gateway": "172.18.0.1"}],
-                }
-            case "docker:index/volume:Volume":
-                resource_id = physical
-                outputs |= {
-                    "driver": "local",
-                    "mountpoint": f"/var/lib/docker/volumes/{physical}/_data",
-                }
-            case "aws:ecs/cluster:Cluster":
-                outputs["arn"] = f"{arn_base.format(service='ecs')}:cluster/{physical}"
-                resource_id = outputs["arn"]
-            case "aws:ecs/service:Service":
-                outputs["arn"] = f"{arn_base.format(service='ecs')}:service/{physical}"
-                resource_id = outputs["arn"]
-            case "aws:ecs/taskDefinition:TaskDefinition":
-                family = inputs["family"]
-                outputs |= {
-                    "arn": f"{arn_base.format(service='ecs')}:task-definition/{family}:1",
-                    "revision": 1,
-                }
-            case "aws:lb/loadBalancer:LoadBalancer":
-                suffix = f"app/{short}/{short_hash(physical, 16)}"
-                outputs |= {
-                    "arn": f"{elb}:loadbalancer/{suffix}",
-                    "arnSuffix": suffix,
-                    "dnsName": f"{short}-{short_hash(physical, 10)}.{REGION}.elb.amazonaws.com",
-                    "zoneId": "Z32O12XQLNTSW2",
-                }
-            case "aws:lb/targetGroup:TargetGroup":
-                suffix = f"targetgroup/{short}/{short_hash(physical, 16)}"
-                outputs |= {
-                    "arn": f"{elb}:{suffix}",
-                    "arnSuffix": suffix,
-                }
-            case "aws:lb/listener:Listener":
-                outputs["arn"] = f"{elb}:listener/{args.name}"
-            case "aws:cloudwatch/logGroup:LogGroup":
-                outputs["arn"] = f"{arn_base.format(service='logs')}:log-group:{physical}"
-                resource_id = physical
-            case "aws:iam/role:Role":
-                outputs["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{physical}"
-                resource_id = physical
-            case "aws:secretsmanager/secret:Secret":
-                outputs["arn"] = (
-                    f"{arn_base.format(service='secretsmanager')}:secret:{physical}-AbCdEf"
-                )
-                resource_id = outputs["arn"]
-            case "aws:sns/topic:Topic":
-                outputs["arn"] = f"{arn_base.format(service='sns')}:{physical}"
-                resource_id = outputs["arn"]
-            case "aws:sns/topicSubscription:TopicSubscription":
-                outputs["arn"] = f"{inputs['topic']}:{short_hash(args.name, 8)}-0000-4000-8000"
-                resource_id = outputs["arn"]
-            case "aws:kms/key:Key":
-                key_id = _uuid_like(args.name)
-                outputs |= {
-                    "arn": f"{arn_base.format(service='kms')}:key/{key_id}",
-                    "keyId": key_id,
-                }
-                resource_id = key_id
-            case "aws:cloudwatch/metricAlarm:MetricAlarm":
-                outputs["arn"] = f"{arn_base.format(service='cloudwatch')}:alarm:{physical}"
-                resource_id = physical
-            case "aws:cloudwatch/dashboard:Dashboard":
-                dashboard = inputs["dashboardName"]
-                outputs["dashboardArn"] = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"
-                resource_id = dashboard
-            case "aws:amp/workspace:Workspace":
-                resource_id = f"ws-{_uuid_like(args.name)}"
-                outputs |= {
-                    "arn": f"{arn_base.format(service='aps')}:workspace/{resource_id}",
-                    "prometheusEndpoint": (
-                        f"https://aps-workspaces.{REGION}.amazonaws.com/workspaces/{resource_id}/"
-                    ),
-                }
-            case "aws:grafana/workspace:Workspace":
-                resource_id = f"g-{short_hash(args.name, 10)}"
-                outputs |= {
-                    "arn": f"{arn_base.format(service='grafana')}:/workspaces/{resource_id}",
-                    "endpoint": f"{resource_id}.grafana-workspace.{REGION}.amazonaws.com",
-                }
-            case "random:index/randomPassword:RandomPassword":
-                length = int(inputs["length"])
-                outputs["result"] = (hashlib.sha512(args.name.encode()).hexdigest() * 4)[:length]
-            case "aws:rds/instance:Instance":
-                identifier = inputs.get("identifier") or physical
-                address = f"{identifier}.c9akciq32.{REGION}.rds.amazonaws.com"
-                outputs |= {
-                    "identifier": identifier,
-                    "address": address,
-                    "port": inputs.get("port", 5432),
-                    "endpoint": f"{address}:{inputs.get('port', 5432)}",
-                    "arn": f"{arn_base.format(service='rds')}:db:{identifier}",
-                }
-                resource_id = identifier
-            case "aws:appautoscaling/target:Target":
-                resource_id = inputs["resourceId"]
-            case (
-                "aws:ec2/vpc:Vpc" | "aws:ec2/subnet:Subnet" | "aws:ec2/securityGroup:SecurityGroup"
-            ):
-                kind = args.typ.split(":")[-1].lower()
-                outputs["arn"] = f"{arn_base.format(service='ec2')}:{kind}/{resource_id}"
-            case _:
-                if args.typ.startswith("aws:") and "arn" not in outputs:
-                    service = args.typ.split(":")[1].split("/")[0]
-                    outputs["arn"] = f"{arn_base.format(service=service)}:{physical}"
-        return resource_id, outputs
+        registration = NewResource(args.typ, args.name, inputs, physical, self.preview)
+        resource_id, outputs = OUTPUTS.get(args.typ, _generic)(registration)
+        return resource_id, {**inputs, "name": physical, **outputs}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         match args.token:

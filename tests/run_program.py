@@ -14,9 +14,6 @@ import sys
 from typing import Any
 
 import pulumi
-from pulumi.runtime.settings import get_root_resource
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from config_reader import cli_value
 from tests.harness import PROJECT, PROJECT_DIR
@@ -32,18 +29,23 @@ def main(stack: str, config: dict[str, Any], preview: bool = False) -> dict[str,
     secret_outputs: list[str] = []
     error: str | None = None
 
-    async def program() -> None:
+    @pulumi.runtime.test
+    def program() -> list[pulumi.Input[object]]:
         runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
-        root = get_root_resource()
-        exported = dict(getattr(root, "outputs", {}) or {})
-        resolved = await pulumi.Output.all(**exported).future() if exported else {}
-        outputs.update(unwrap(resolved or {}))
-        for name, value in exported.items():
-            if isinstance(value, pulumi.Output) and await value.is_secret():
-                secret_outputs.append(name)
+        # pulumi.export keeps the stack outputs on the root stack resource.
+        exported = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {})
+
+        async def secret_names() -> None:
+            for name, value in exported.items():
+                if isinstance(value, pulumi.Output) and await value.is_secret():
+                    secret_outputs.append(name)
+
+        # In a preview, unknown outputs never resolve: the callback does not run, as in the CLI.
+        values = pulumi.Output.all(**exported).apply(lambda v: outputs.update(unwrap(v or {})))
+        return [values, secret_names()]
 
     try:
-        _sync_await(run_pulumi_func(lambda: _sync_await(program())))
+        program()
     except pulumi.RunError as exc:
         error = str(exc)
     return {

@@ -15,7 +15,15 @@ from botocore.validate import ParamValidator
 from parliament import analyze_policy_string
 
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import PROJECT_DIR, Registered, run_stack, stack_file_config
+from tests.harness import (
+    PROJECT_DIR,
+    Registered,
+    run_stack,
+    stack_file_config,
+    unit,
+    web_service,
+    web_task,
+)
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -29,17 +37,38 @@ DIGEST_REF = re.compile(
 
 
 def containers(run: Registered) -> list[dict[str, Any]]:
-    return json.loads(run.one(TASK_DEFINITION).inputs["containerDefinitions"])
+    return json.loads(web_task(run).one(TASK_DEFINITION).inputs["containerDefinitions"])
 
 
 def app_container(run: Registered) -> dict[str, Any]:
     return next(c for c in containers(run) if c["name"] == "app")
 
 
-def security_group(run: Registered, description_word: str) -> Any:
+def task_security_group(run: Registered) -> Any:
+    return web_task(run).one(SECURITY_GROUP)
+
+
+def load_balancer_security_group(run: Registered) -> Any:
+    return unit(run, "elixir-devops:aws:LoadBalancer").one(SECURITY_GROUP)
+
+
+def execution_policy(run: Registered) -> Any:
+    """The inline policy of the web task's execution role."""
+    task = web_task(run)
+    execution = next(r for r in task.of_type("aws:iam/role:Role") if "execution" in r.name)
     return next(
-        sg for sg in run.of_type(SECURITY_GROUP) if description_word in sg.inputs["description"]
+        p for p in task.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == execution.id
     )
+
+
+def runtime_secret(run: Registered) -> Any:
+    """The secret holding the program's own runtime secrets (SECRET_KEY_BASE, ...)."""
+    return unit(run, "elixir-devops:aws:RuntimeSecrets").one("aws:secretsmanager/secret:Secret")
+
+
+def database_url_secret(run: Registered) -> Any:
+    """The secret holding the database unit's DATABASE_URL."""
+    return unit(run, "elixir-devops:aws:Database").one("aws:secretsmanager/secret:Secret")
 
 
 def test_every_stack_file_is_tested() -> None:
@@ -53,7 +82,7 @@ def test_outputs_tell_where_the_app_answers_and_how_to_operate_it(aws_run: Regis
     assert outputs["image"].startswith(outputs["registryUrl"] + "@")
     cluster = aws_run.one("aws:ecs/cluster:Cluster")
     assert outputs["clusterName"] == cluster.outputs["name"]
-    assert outputs["serviceName"] == aws_run.one(SERVICE).outputs["name"]
+    assert outputs["serviceName"] == web_service(aws_run).one(SERVICE).outputs["name"]
     assert (
         outputs["logGroupName"]
         == app_container(aws_run)["logConfiguration"]["options"]["awslogs-group"]
@@ -64,9 +93,9 @@ def test_port_4000_end_to_end(aws_run: Registered) -> None:
     app = app_container(aws_run)
     assert [m["containerPort"] for m in app["portMappings"]] == [4000]
     assert aws_run.one(TARGET_GROUP).inputs["port"] == 4000
-    service = aws_run.one(SERVICE)
+    service = web_service(aws_run).one(SERVICE)
     assert [lb["containerPort"] for lb in service.inputs["loadBalancers"]] == [4000]
-    task_sg = security_group(aws_run, "App tasks")
+    task_sg = task_security_group(aws_run)
     rules = [r for r in aws_run.of_type(INGRESS) if r.inputs["securityGroupId"] == task_sg.id]
     # The app port, and Erlang distribution between the tasks (clustering).
     assert sorted((r.inputs["fromPort"], r.inputs["toPort"]) for r in rules) == [
@@ -80,8 +109,8 @@ def test_port_4000_end_to_end(aws_run: Registered) -> None:
 def test_task_security_group_admits_only_the_load_balancer_and_its_own_nodes(
     aws_run: Registered,
 ) -> None:
-    task_sg = security_group(aws_run, "App tasks")
-    alb_sg = security_group(aws_run, "Load balancer")
+    task_sg = task_security_group(aws_run)
+    alb_sg = load_balancer_security_group(aws_run)
     rules = [r for r in aws_run.of_type(INGRESS) if r.inputs["securityGroupId"] == task_sg.id]
     assert rules, "the task security group has no ingress at all"
     sources = {r.inputs["fromPort"]: r.inputs.get("referencedSecurityGroupId") for r in rules}
@@ -115,13 +144,13 @@ def test_image_is_pinned_by_digest(aws_run: Registered) -> None:
 
 
 def test_deploys_roll_back_and_keep_full_capacity(aws_run: Registered) -> None:
-    service = aws_run.one(SERVICE).inputs
+    service = web_service(aws_run).one(SERVICE).inputs
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert service["deploymentMinimumHealthyPercent"] == 100
     assert service["deploymentMaximumPercent"] == 200
     assert service["waitForSteadyState"] is True
     assert service["healthCheckGracePeriodSeconds"] >= 30
-    assert "desiredCount" in aws_run.one(SERVICE).ignore_changes
+    assert "desiredCount" in web_service(aws_run).one(SERVICE).ignore_changes
 
 
 def test_environment_is_sorted_without_nulls_and_secrets_are_not_in_it(
@@ -135,13 +164,10 @@ def test_environment_is_sorted_without_nulls_and_secrets_are_not_in_it(
     secrets = {s["name"]: s["valueFrom"] for s in app["secrets"]}
     assert set(secrets) >= {"SECRET_KEY_BASE", "RELEASE_COOKIE"}
     assert not {"SECRET_KEY_BASE", "RELEASE_COOKIE"} & set(names)
-    by_name = {r.name: r for r in aws_run.of_type("aws:secretsmanager/secret:Secret")}
-    runtime_arn = next(r for name, r in by_name.items() if name.endswith("-runtime")).outputs["arn"]
-    assert secrets["SECRET_KEY_BASE"] == f"{runtime_arn}:SECRET_KEY_BASE::"
+    secret_arn = runtime_secret(aws_run).outputs["arn"]
+    assert secrets["SECRET_KEY_BASE"] == f"{secret_arn}:SECRET_KEY_BASE::"
     # The database's URL is a secret too, never a plain variable.
-    url_arn = next(r for name, r in by_name.items() if name.endswith("-database-url")).outputs[
-        "arn"
-    ]
+    url_arn = database_url_secret(aws_run).outputs["arn"]
     assert secrets["DATABASE_URL"] == f"{url_arn}:DATABASE_URL::"
     assert "DATABASE_URL" not in names
 
@@ -165,7 +191,7 @@ def test_generated_secrets_are_never_outputs(aws_run: Registered) -> None:
 
 
 def test_container_definitions_match_the_ecs_api_model(aws_run: Registered) -> None:
-    task = aws_run.one(TASK_DEFINITION).inputs
+    task = web_task(aws_run).one(TASK_DEFINITION).inputs
     model = botocore.session.get_session().get_service_model("ecs")
     shape = model.operation_model("RegisterTaskDefinition").input_shape
     request = {
@@ -189,17 +215,14 @@ def test_container_definitions_match_the_ecs_api_model(aws_run: Registered) -> N
 def test_execution_role_is_scoped_to_this_repository_log_group_and_secrets(
     aws_run: Registered,
 ) -> None:
-    execution = next(r for r in aws_run.of_type("aws:iam/role:Role") if "execution" in r.name)
-    policy = next(
-        p
-        for p in aws_run.of_type("aws:iam/rolePolicy:RolePolicy")
-        if p.inputs["role"] == execution.id
-    )
+    policy = execution_policy(aws_run)
     document = json.loads(policy.inputs["policy"])
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     repository = aws_run.one("aws:ecr/repository:Repository").outputs["arn"]
-    log_group = aws_run.one("aws:cloudwatch/logGroup:LogGroup").outputs["arn"]
-    secrets = sorted(r.outputs["arn"] for r in aws_run.of_type("aws:secretsmanager/secret:Secret"))
+    log_group = web_task(aws_run).one("aws:cloudwatch/logGroup:LogGroup").outputs["arn"]
+    secrets = sorted(
+        s.outputs["arn"] for s in (runtime_secret(aws_run), database_url_secret(aws_run))
+    )
     assert by_sid["PullAppImage"]["Resource"] == repository
     assert by_sid["WriteAppLogs"]["Resource"] == f"{log_group}:log-stream:*"
     assert by_sid["ReadAppSecrets"]["Resource"] == secrets
@@ -227,14 +250,15 @@ def test_registry_scans_expires_and_orders_its_lifecycle_rules(aws_run: Register
 
 
 def test_autoscaling_tracks_cpu_and_requests_between_the_bounds(aws_run: Registered) -> None:
-    target = aws_run.one("aws:appautoscaling/target:Target").inputs
-    service = aws_run.one(SERVICE).inputs
+    web = web_service(aws_run)
+    target = web.one("aws:appautoscaling/target:Target").inputs
+    service = web.one(SERVICE).inputs
     assert target["minCapacity"] <= service["desiredCount"] <= target["maxCapacity"]
     metrics = sorted(
         p.inputs["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"][
             "predefinedMetricType"
         ]
-        for p in aws_run.of_type("aws:appautoscaling/policy:Policy")
+        for p in web.of_type("aws:appautoscaling/policy:Policy")
     )
     assert metrics == ["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]
 
@@ -243,7 +267,7 @@ def test_load_balancer_is_public_and_tasks_follow_the_nat_setting(aws_run: Regis
     subnets = {s.id: s.inputs["tags"]["tier"] for s in aws_run.of_type(SUBNET)}
     load_balancer = aws_run.one("aws:lb/loadBalancer:LoadBalancer").inputs
     assert {subnets[s] for s in load_balancer["subnets"]} == {"public"}
-    network = aws_run.one(SERVICE).inputs["networkConfiguration"]
+    network = web_service(aws_run).one(SERVICE).inputs["networkConfiguration"]
     no_nat = not aws_run.of_type("aws:ec2/natGateway:NatGateway")
     assert {subnets[s] for s in network["subnets"]} == {"public" if no_nat else "private"}
     assert network["assignPublicIp"] is no_nat
@@ -253,7 +277,7 @@ def test_load_balancer_is_public_and_tasks_follow_the_nat_setting(aws_run: Regis
 
 def test_prod_runs_redundant_private_tasks_and_keeps_its_data() -> None:
     prod = stack_run("prod")
-    service = prod.one(SERVICE).inputs
+    service = web_service(prod).one(SERVICE).inputs
     assert service["desiredCount"] >= 2
     subnets = {s.id: s.inputs["tags"]["tier"] for s in prod.of_type(SUBNET)}
     assert {subnets[s] for s in service["networkConfiguration"]["subnets"]} == {"private"}
@@ -267,18 +291,20 @@ def test_prod_runs_redundant_private_tasks_and_keeps_its_data() -> None:
         .inputs["imageTagMutability"]
         .startswith("IMMUTABLE")
     )
-    for token in ("aws:ecr/repository:Repository", "aws:cloudwatch/logGroup:LogGroup"):
-        kept = prod.one(token)
-        assert kept.retain_on_delete and kept.protect, token
+    for kept in (
+        prod.one("aws:ecr/repository:Repository"),
+        web_task(prod).one("aws:cloudwatch/logGroup:LogGroup"),
+    ):
+        assert kept.retain_on_delete and kept.protect, kept.urn
 
 
 def test_dev_is_cheap() -> None:
     dev = stack_run("dev")
     assert not dev.of_type("aws:ec2/natGateway:NatGateway")
-    strategies = dev.one(SERVICE).inputs["capacityProviderStrategies"]
+    strategies = web_service(dev).one(SERVICE).inputs["capacityProviderStrategies"]
     assert "FARGATE_SPOT" in {s["capacityProvider"] for s in strategies}
     assert dev.one("aws:ecr/repository:Repository").inputs["forceDelete"] is True
-    assert not dev.one("aws:cloudwatch/logGroup:LogGroup").retain_on_delete
+    assert not web_task(dev).one("aws:cloudwatch/logGroup:LogGroup").retain_on_delete
 
 
 def _taggable(token: str) -> bool:
@@ -331,7 +357,7 @@ def test_https_with_redirect_when_a_certificate_is_configured(stack: str) -> Non
     alb_ports = sorted(
         r.inputs["fromPort"]
         for r in run.of_type(INGRESS)
-        if r.inputs["securityGroupId"] == security_group(run, "Load balancer").id
+        if r.inputs["securityGroupId"] == load_balancer_security_group(run).id
     )
     assert alb_ports == [80, 443]
 
@@ -350,11 +376,7 @@ def test_prebuilt_image_skips_the_build_and_is_deployed_as_is() -> None:
     assert run.error is None, run.error
     assert not run.of_type("docker:index/image:Image")
     assert app_container(run)["image"] == image
-    policy = next(
-        json.loads(p.inputs["policy"])
-        for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
-        if "PullAppImage" in p.inputs["policy"]
-    )
+    policy = json.loads(execution_policy(run).inputs["policy"])
     pull = next(s for s in policy["Statement"] if s["Sid"] == "PullAppImage")
     assert pull["Resource"] == "arn:aws:ecr:eu-west-1:123456789012:repository/shared/app"
 
@@ -371,12 +393,7 @@ def test_staging_runs_the_digest_dev_built_in_another_account_and_may_pull_only_
     assert not run.of_type("docker:index/image:Image")
     assert app_container(run)["image"] == image
     assert run.outputs["image"] == image
-    execution = next(r for r in run.of_type("aws:iam/role:Role") if "execution" in r.name)
-    policy = next(
-        json.loads(p.inputs["policy"])
-        for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
-        if p.inputs["role"] == execution.id
-    )
+    policy = json.loads(execution_policy(run).inputs["policy"])
     pulls = [s for s in policy["Statement"] if "ecr:BatchGetImage" in s["Action"]]
     assert [s["Resource"] for s in pulls] == [
         f"arn:aws:ecr:eu-west-1:{DEV_ACCOUNT}:repository/{repository}"

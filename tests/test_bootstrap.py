@@ -21,7 +21,6 @@ import pulumi
 import pulumi.runtime
 import pytest
 from parliament import analyze_policy_string
-from pulumi.runtime import settings as runtime_settings
 
 from bootstrap.bootstrap_settings import PROJECT_FILE, parse_settings
 from bootstrap.iam_documents import (
@@ -33,6 +32,7 @@ from bootstrap.iam_documents import (
 )
 from bootstrap.state_backend import backend_url, secrets_provider_url
 from config_reader import ConfigError, load_project_config
+from tests.mocks import unwrap
 
 MAIN = Path(__file__).resolve().parent.parent / "bootstrap" / "__main__.py"
 PROJECT = "elixir-devops-bootstrap"
@@ -51,17 +51,6 @@ INLINE_POLICY_LIMIT = 10_240  # IAM: aggregate inline policy size per role, whit
 
 def key_arn(key_id: str) -> str:
     return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
-
-
-def unwrap(value: Any) -> Any:
-    """Mock inputs with secrets unwrapped, recursively."""
-    if isinstance(value, dict):
-        if value.get(pulumi.runtime.rpc._special_sig_key) == pulumi.runtime.rpc._special_secret_sig:
-            return unwrap(value["value"])
-        return {k: unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
-    return value
 
 
 @dataclass
@@ -162,7 +151,7 @@ def run_bootstrap(config: dict[str, Any], mocks: RecordingMocks | None = None) -
 
 
 def _run_in_this_context(config: dict[str, Any], mocks: RecordingMocks) -> Run:
-    runtime_settings.reset_options(project=PROJECT, stack="ci", preview=False)
+    pulumi.runtime.reset_options(project=PROJECT, stack="ci", preview=False)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="ci", preview=False)
     pulumi.runtime.set_all_config(
         {
@@ -337,9 +326,9 @@ def test_outputs_are_what_ci_variables_need(default_run: Run) -> None:
 
 def test_runs_leave_the_global_pulumi_runtime_alone() -> None:
     """Other test modules' programs must not see this project's mocks, and vice versa."""
-    root_before = pulumi.runtime.settings.get_root_resource()
+    root_before = pulumi.runtime.get_root_resource()
     run_bootstrap({"githubRepository": REPOSITORY})
-    assert pulumi.runtime.settings.get_root_resource() is root_before
+    assert pulumi.runtime.get_root_resource() is root_before
     assert pulumi.get_project() != PROJECT
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from bootstrap.iam_documents import StackScope, deploy_policy, preview_policy
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered, run_stack
+from tests.harness import Registered, run_stack, web_task
 from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
@@ -217,7 +217,7 @@ def call_target(
     if resource_type == "aws:ecr/repository:Repository" and action.startswith("kms:"):
         context["kms:ViaService"] = "ecr.eu-west-1.amazonaws.com"
     if action.startswith("iam:"):
-        role = run.of_type("aws:iam/role:Role")[0].outputs["name"]
+        role = web_task(run).of_type("aws:iam/role:Role")[0].outputs["name"]
         return f"arn:aws:iam::{ACCOUNT}:role/{role}", context
     return "*", context
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered, run_stack
+from tests.harness import Registered, run_stack, web_service, web_task
 
 
 def _app(run: Registered) -> dict[str, Any]:
-    (definition,) = run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    definition = web_task(run).one("aws:ecs/taskDefinition:TaskDefinition")
     return json.loads(definition.inputs["containerDefinitions"])[0]
 
 
@@ -26,7 +26,7 @@ def test_every_task_registers_under_the_name_the_app_polls(stack: str) -> None:
     records = discovery.inputs["dnsConfig"]
     assert records["routingPolicy"] == "MULTIVALUE"
     assert records["dnsRecords"] == [{"type": "A", "ttl": 10}]
-    (service,) = run.of_type("aws:ecs/service:Service")
+    service = web_service(run).one("aws:ecs/service:Service")
     assert service.inputs["serviceRegistries"]["registryArn"] == discovery.outputs["arn"]
     env = {e["name"]: e["value"] for e in _app(run)["environment"]}
     assert env["DNS_CLUSTER_QUERY"] == f"app.elixir-app-{stack}.internal"
@@ -45,7 +45,7 @@ def test_clustering_off_costs_nothing() -> None:
     ]
     env = {e["name"] for e in _app(run)["environment"]}
     assert not env & {"DNS_CLUSTER_QUERY", "ERL_AFLAGS"}
-    (service,) = run.of_type("aws:ecs/service:Service")
+    service = web_service(run).one("aws:ecs/service:Service")
     assert "serviceRegistries" not in service.inputs
 
 

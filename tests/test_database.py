@@ -11,7 +11,7 @@ import pytest
 from components.local.service import migration_succeeded
 from settings.database import connections_needed, max_connections
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered, configure, run_stack
+from tests.harness import Registered, configure, run_stack, web_task
 
 INSTANCE = "aws:rds/instance:Instance"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -19,7 +19,7 @@ CONTAINER = "docker:index/container:Container"
 
 
 def _app_and_migrate(run: Registered) -> tuple[dict[str, Any], dict[str, Any]]:
-    (definition,) = run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    definition = web_task(run).one("aws:ecs/taskDefinition:TaskDefinition")
     containers = {c["name"]: c for c in json.loads(definition.inputs["containerDefinitions"])}
     return containers["app"], containers["migrate"]
 
@@ -94,7 +94,7 @@ def test_no_database_means_no_migrations_and_no_database_url() -> None:
     run = run_stack("dev", overrides={"database": "none"})
     assert run.error is None, run.error
     assert not run.of_type(INSTANCE)
-    (definition,) = run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    definition = web_task(run).one("aws:ecs/taskDefinition:TaskDefinition")
     (app,) = json.loads(definition.inputs["containerDefinitions"])
     assert "dependsOn" not in app
     assert "DATABASE_URL" not in {s["name"] for s in app["secrets"]}

@@ -8,7 +8,7 @@ from components.aws.load_balancer import LoadBalancer
 from program import load_balancer_args
 from settings import ServiceSettings
 from tests.conftest import stack_run
-from tests.harness import Registered, configure, run_components
+from tests.harness import Registered, configure, run_components, web_service
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 SUBNETS = ["subnet-0aaa1111", "subnet-0bbb2222"]
@@ -85,6 +85,6 @@ def test_the_load_balancer_is_public_hardened_and_in_the_given_subnets() -> None
 def test_the_ecs_service_waits_for_the_listeners() -> None:
     """ECS rejects a target group that no listener uses yet: the service must come after."""
     run = stack_run("dev")
-    service = run.one("aws:ecs/service:Service")
+    service = web_service(run).one("aws:ecs/service:Service")
     listeners = {r.urn for r in run.of_type("aws:lb/listener:Listener")}
     assert listeners and listeners <= set(service.dependencies)

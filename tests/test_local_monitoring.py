@@ -21,14 +21,16 @@ from tests.promql_support import run_promtool
 
 def test_local_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     config = tmp_path / "prometheus.yml"
-    config.write_text(local_prometheus_config("elixir-app", "elixir-app-local-app:4000"))
+    config.write_text(
+        local_prometheus_config("elixir-app", "elixir-app-local-app:4000", "/metrics")
+    )
     checked = run_promtool("check", "config", config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_promtool_would_catch_a_broken_config(tmp_path: Path) -> None:
     """The check above can fail: promtool rejects a timeout longer than the interval."""
-    document = yaml.safe_load(local_prometheus_config("elixir-app", "app:4000"))
+    document = yaml.safe_load(local_prometheus_config("elixir-app", "app:4000", "/metrics"))
     document["scrape_configs"][0]["scrape_timeout"] = "1m"
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(document))
@@ -37,11 +39,13 @@ def test_promtool_would_catch_a_broken_config(tmp_path: Path) -> None:
 
 
 def test_local_prometheus_config_scrapes_the_app_and_itself() -> None:
-    document = yaml.safe_load(local_prometheus_config("elixir-app", "app-container:4000"))
-    targets = {
-        job["job_name"]: job["static_configs"][0]["targets"] for job in document["scrape_configs"]
-    }
+    document = yaml.safe_load(
+        local_prometheus_config("elixir-app", "app-container:4000", "/internal/metrics")
+    )
+    jobs = {job["job_name"]: job for job in document["scrape_configs"]}
+    targets = {name: job["static_configs"][0]["targets"] for name, job in jobs.items()}
     assert targets == {"elixir-app": ["app-container:4000"], "prometheus": ["localhost:9090"]}
+    assert jobs["elixir-app"]["metrics_path"] == "/internal/metrics"
 
 
 def test_grafana_lets_anonymous_visitors_view_only() -> None:
@@ -62,8 +66,10 @@ def test_component_wires_prometheus_into_grafana_on_the_network() -> None:
                     job_name="elixir-app",
                     app_address=pulumi.Output.from_input("mon-app:4000"),
                     network_name="mon-net",
+                    metrics_path="/internal/metrics",
                     prometheus_port=9191,
                     grafana_port=3300,
+                    bind_address="127.0.0.1",
                     grafana_admin_password=pulumi.Output.secret("s3cret-admin"),
                 ),
             ).grafana_url
@@ -84,6 +90,9 @@ def test_component_wires_prometheus_into_grafana_on_the_network() -> None:
         upload(grafana, "/etc/grafana/provisioning/datasources/prometheus.yaml")
     )
     assert datasources["datasources"][0]["url"] == "http://mon-prometheus:9090"
+    scrape = yaml.safe_load(upload(prometheus, "/etc/prometheus/prometheus.yml"))
+    (app_job,) = [j for j in scrape["scrape_configs"] if j["job_name"] == "elixir-app"]
+    assert app_job["metrics_path"] == "/internal/metrics"
     assert env_map(grafana)["GF_SECURITY_ADMIN_PASSWORD"] == "s3cret-admin"
     assert not registered.of_type("random:index/randomPassword:RandomPassword")
     volume = registered.one("docker:index/volume:Volume")

@@ -12,7 +12,12 @@ def test_registry_is_published_on_loopback_with_persistent_storage() -> None:
     def build() -> list:
         registry = ContainerRegistry(
             "reg",
-            ContainerRegistryArgs(repository="elixir-app", network_name="reg-net", host_port=5055),
+            ContainerRegistryArgs(
+                repository="elixir-app",
+                network_name="reg-net",
+                host_port=5055,
+                bind_address="127.0.0.1",
+            ),
         )
         registry.repository_url.apply(lambda url: outputs.setdefault("repository_url", url))
         return [registry.repository_url, registry.registry_address]
@@ -40,7 +45,11 @@ def test_retained_registry_keeps_its_images() -> None:
             ContainerRegistry(
                 "kept",
                 ContainerRegistryArgs(
-                    repository="elixir-app", network_name="n", retain_on_delete=True
+                    repository="elixir-app",
+                    network_name="n",
+                    host_port=5000,
+                    bind_address="127.0.0.1",
+                    retain_on_delete=True,
                 ),
             ).repository_url
         ]

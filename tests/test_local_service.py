@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pulumi
 import pytest
 
+from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.local.service import (
     ContainerService,
     ContainerServiceArgs,
@@ -20,8 +21,9 @@ from components.local.service import (
     health_check_script,
     log_options,
 )
-from components.runtime import runtime_environment
-from tests.harness import configure, run_components
+from program import local_service_args
+from settings import Settings
+from tests.harness import Registered, configure, run_components
 from tests.local_support import as_int, env_map
 
 
@@ -82,63 +84,138 @@ def test_probe_fails_when_nothing_listens() -> None:
     assert probe(port) != 0
 
 
-def test_health_check_uses_the_configured_path_port_and_grace() -> None:
-    settings = configure(
-        "local", containerPort=4321, healthCheckPath="/ready", healthCheckGracePeriodSeconds=90
-    ).service
-    command = health_check_command(settings)
+def test_health_check_uses_the_given_path_port_and_grace() -> None:
+    command = health_check_command(4321, "/ready")
     assert command[:3] == ["CMD", "bash", "-c"]
     assert "/dev/tcp/127.0.0.1/4321" in command[3]
     assert "'/ready'" in command[3]
-    assert health_check(settings).start_period == "90s"
+    assert health_check(4321, "/ready", 90).start_period == "90s"
 
 
-def test_environment_is_the_shared_runtime_one_plus_secrets() -> None:
-    settings = configure("local", environment={"LOG_LEVEL": "info"}).service
-    env = container_environment(settings, {"SECRET_KEY_BASE": "k", "DATABASE_URL": "d"})
-    shared = {e["name"]: e["value"] for e in runtime_environment(settings, "localhost")}
-    assert {k: env[k] for k in shared} == shared
-    assert env["SECRET_KEY_BASE"] == "k"
-    assert env["DATABASE_URL"] == "d"
-    assert env["PHX_HOST"] == "localhost"
+def test_environment_is_the_plain_one_without_nulls_plus_secrets() -> None:
+    env = container_environment(
+        {"PHX_HOST": "localhost", "UNSET": None}, {"SECRET_KEY_BASE": "k", "DATABASE_URL": "d"}
+    )
+    assert env == {"PHX_HOST": "localhost", "SECRET_KEY_BASE": "k", "DATABASE_URL": "d"}
 
 
 def test_log_rotation_options() -> None:
-    options = log_options(configure("local", localLogMaxSizeMb=20, localLogMaxFiles=5).local)
-    assert options == {"max-size": "20m", "max-file": "5"}
+    assert log_options(20, 5) == {"max-size": "20m", "max-file": "5"}
+
+
+SECRET_KEY_BASE = "k" * 86
 
 
 def test_component_publishes_and_parents_its_container() -> None:
-    local = configure(
-        "local",
-        localAppPort=4100,
-        localMemoryMb=256,
-        localCpus="0.5",
-        localSecrets={"API_TOKEN": "t"},
-    ).local
-    registered = run_components(
-        lambda: [
-            ContainerService(
-                "svc",
-                ContainerServiceArgs(
-                    settings=configure("local").service,
-                    local=local,
-                    image_ref="localhost:5000/app@sha256:" + "a" * 64,
-                    network_name="svc-net",
-                    secret_key_base=pulumi.Output.secret("k" * 86),
-                    release_cookie=pulumi.Output.secret("c" * 48),
-                    labels={"stack": "test"},
-                ),
-            ).internal_address
-        ]
+    args = ContainerServiceArgs(
+        image_ref="localhost:5000/app@sha256:" + "a" * 64,
+        network_name="svc-net",
+        container_port=4000,
+        host_port=4100,
+        bind_address="127.0.0.1",
+        health_check_path="/health",
+        health_check_grace_period_seconds=60,
+        stop_timeout_seconds=45,
+        memory_mb=256,
+        cpus="0.5",
+        log_max_size_mb=10,
+        log_max_files=3,
+        environment={"PHX_HOST": "localhost"},
+        secrets={"API_TOKEN": "t", "SECRET_KEY_BASE": pulumi.Output.secret(SECRET_KEY_BASE)},
+        labels={"stack": "test"},
     )
+    registered = run_components(lambda: [ContainerService("svc", args).internal_address])
     component = registered.one("elixir-devops:local:ContainerService")
     container = registered.one("docker:index/container:Container")
     assert container.parent == component.urn
     assert container.inputs["ports"] == [{"internal": 4000, "external": 4100, "ip": "127.0.0.1"}]
     assert as_int(container.inputs["memory"]) == 256
     assert container.inputs["cpus"] == "0.5"
-    assert env_map(container)["API_TOKEN"] == "t"
+    assert env_map(container) == {
+        "API_TOKEN": "t",
+        "PHX_HOST": "localhost",
+        "SECRET_KEY_BASE": SECRET_KEY_BASE,
+    }
     assert "envs" in container.secret_inputs
     assert container.inputs["labels"] == [{"label": "stack", "value": "test"}]
     assert container.inputs["init"] is True
+    assert as_int(container.inputs["stopTimeout"]) == 45
+    assert container.inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
+
+
+def run_from_settings(name: str, settings: Settings, database_url: str | None) -> Registered:
+    """The service as program.local_service_args builds it from these settings."""
+
+    def build() -> list[pulumi.Output[str]]:
+        args = local_service_args(
+            settings.service,
+            settings.local,
+            settings.database,
+            image_ref="localhost:5000/app@sha256:" + "a" * 64,
+            network_name=f"{name}-net",
+            app_secrets=AppSecrets(name, AppSecretsArgs()),
+            database_url=None if database_url is None else pulumi.Output.secret(database_url),
+            labels={"stack": "test"},
+        )
+        return [ContainerService(name, args).internal_address]
+
+    return run_components(build)
+
+
+def test_the_stacks_settings_reach_the_app_container() -> None:
+    """What program.local_service_args maps: every local and service setting the container
+    uses, the shared runtime environment, the secrets, the database's URL, pool and
+    migrations."""
+    settings = configure(
+        "local",
+        containerPort=4321,
+        healthCheckPath="/ready",
+        healthCheckGracePeriodSeconds=90,
+        deregistrationDelaySeconds=30,
+        environment={"LOG_LEVEL": "info"},
+        localAppPort=4100,
+        localMemoryMb=256,
+        localCpus="0.5",
+        localLogMaxSizeMb=20,
+        localLogMaxFiles=5,
+        localSecrets={"API_TOKEN": "t"},
+        poolSize=7,
+        migrateCommand=["/app/bin/migrate", "--verbose"],
+    )
+    database_url = "ecto://app:pw@db:5432/app"
+    registered = run_from_settings("cfg", settings, database_url)
+    containers = {c.name: c for c in registered.of_type("docker:index/container:Container")}
+    container, migrate = containers["cfg-app"], containers["cfg-migrate"]
+    passwords = {
+        r.name: r.outputs["result"]
+        for r in registered.of_type("random:index/randomPassword:RandomPassword")
+    }
+    assert container.inputs["ports"] == [{"internal": 4321, "external": 4100, "ip": "127.0.0.1"}]
+    assert "/dev/tcp/127.0.0.1/4321" in container.inputs["healthcheck"]["tests"][3]
+    assert "'/ready'" in container.inputs["healthcheck"]["tests"][3]
+    assert container.inputs["healthcheck"]["startPeriod"] == "90s"
+    assert as_int(container.inputs["memory"]) == 256
+    assert container.inputs["cpus"] == "0.5"
+    assert container.inputs["logOpts"] == {"max-size": "20m", "max-file": "5"}
+    # deregistrationDelaySeconds 30 -> stop timeout 45 s, the app drains for 40 s of it.
+    assert as_int(container.inputs["stopTimeout"]) == 45
+    assert env_map(container) == {
+        "API_TOKEN": "t",
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "info",
+        "PHX_HOST": "localhost",
+        "PHX_SERVER": "true",
+        "POOL_SIZE": "7",
+        "PORT": "4321",
+        "RELEASE_COOKIE": passwords["cfg-release-cookie"],
+        "SECRET_KEY_BASE": passwords["cfg-secret-key-base"],
+        "SHUTDOWN_DRAIN_MS": "40000",
+    }
+    assert migrate.inputs["command"] == ["/app/bin/migrate", "--verbose"]
+    assert migrate.inputs["envs"] == container.inputs["envs"]
+
+
+def test_an_app_without_a_local_database_gets_no_database_variables() -> None:
+    registered = run_from_settings("none", configure("local", database="none"), None)
+    (container,) = registered.of_type("docker:index/container:Container")
+    assert not {"DATABASE_URL", "POOL_SIZE"} & set(env_map(container))

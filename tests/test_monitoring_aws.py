@@ -31,7 +31,15 @@ from components.aws.prometheus import (
 )
 from components.aws.task import container_definitions
 from tests.conftest import AWS_STACKS, stack_run
-from tests.harness import Registered, configure, run_stack, stack_file_config
+from tests.harness import (
+    Registered,
+    configure,
+    run_stack,
+    stack_file_config,
+    unit,
+    web_service,
+    web_task,
+)
 from tests.mocks import ACCOUNT, REGION, Recorded
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -75,18 +83,14 @@ def prod() -> Registered:
 
 def _alarms(run: Registered, component: str = "") -> dict[str, Recorded]:
     """Alarms by role (the resource name without the stack prefix): the service's (those of
-    the Monitoring and DeploymentAlarms units), or those under ``component``."""
-    prefix = "elixir-app-prod-"
-    owners = {component} if component else {MONITORING, DEPLOYMENT_ALARMS}
-    return {
-        r.name.removeprefix(prefix): r
-        for r in run.of_type(ALARM)
-        if run.by_urn(r.parent).type in owners
-    }
+    the Monitoring and DeploymentAlarms units), or those of the stack's unit ``component``."""
+    owners = [component] if component else [MONITORING, DEPLOYMENT_ALARMS]
+    alarms = [alarm for owner in owners for alarm in unit(run, owner).of_type(ALARM)]
+    return {r.name.removeprefix(f"{run.prefix}-"): r for r in alarms}
 
 
 def _containers(run: Registered) -> list[dict[str, Any]]:
-    return json.loads(run.one(TASK_DEFINITION).inputs["containerDefinitions"])
+    return json.loads(web_task(run).one(TASK_DEFINITION).inputs["containerDefinitions"])
 
 
 def _collector(run: Registered) -> dict[str, Any]:
@@ -106,7 +110,7 @@ def test_alarms_watch_this_stacks_load_balancer_target_group_and_service(prod: R
     lb = prod.one(LOAD_BALANCER).outputs["arnSuffix"]
     tg = prod.one(TARGET_GROUP).outputs["arnSuffix"]
     cluster = prod.one(CLUSTER).outputs["name"]
-    service = prod.one(SERVICE).outputs["name"]
+    service = web_service(prod).one(SERVICE).outputs["name"]
     alb_dims = {"LoadBalancer": lb, "TargetGroup": tg}
     ecs_dims = {"ClusterName": cluster, "ServiceName": service}
     alarms = _alarms(prod)
@@ -158,6 +162,24 @@ def test_alarm_thresholds_come_from_the_stack_file(prod: Registered) -> None:
     running = alarms["running-tasks-low"].inputs
     assert running["comparisonOperator"] == "LessThanThreshold"
     assert running["threshold"] == config["elixir-devops:minCount"]
+
+
+def test_every_alarm_follows_the_configured_period_and_evaluation_periods() -> None:
+    run = run_stack(
+        "dev", {"alarmPeriodSeconds": 300, "alarmEvaluationPeriods": 4, "alarmUnhealthyHosts": 2}
+    )
+    assert run.error is None, run.error
+    alarms = _alarms(run)
+    assert len(alarms) >= 5
+    for alarm in alarms.values():
+        inputs = alarm.inputs
+        assert (inputs["evaluationPeriods"], inputs["datapointsToAlarm"]) == (4, 4), alarm.urn
+        if "metricQueries" in inputs:
+            periods = {q["metric"]["period"] for q in inputs["metricQueries"] if "metric" in q}
+        else:
+            periods = {inputs["period"]}
+        assert periods == {300}, alarm.urn
+    assert alarms["unhealthy-hosts"].inputs["threshold"] == 2
 
 
 def test_the_database_alarms_on_cpu_storage_memory_and_connections_near_its_limit(
@@ -222,7 +244,7 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_can_use_and_only_alarms_publis
     prod: Registered,
 ) -> None:
     topic = prod.one(TOPIC)
-    key = prod.one("aws:kms/key:Key")
+    key = unit(prod, "elixir-devops:aws:AlarmTopic").one("aws:kms/key:Key")
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True
     key_statements = json.loads(key.inputs["policy"])["Statement"]
@@ -242,7 +264,7 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_can_use_and_only_alarms_publis
 
 def test_deployments_roll_back_on_the_5xx_and_unhealthy_host_alarms(prod: Registered) -> None:
     alarms = _alarms(prod)
-    service = prod.one(SERVICE)
+    service = web_service(prod).one(SERVICE)
     deployment = service.inputs["alarms"]
     assert deployment["enable"] is True
     assert deployment["rollback"] is True
@@ -282,7 +304,7 @@ def test_collector_sidecar_scrapes_the_app_and_writes_to_this_workspace(prod: Re
     assert config["service"]["pipelines"]["metrics"]["exporters"] == ["prometheusremotewrite"]
     # Its logs land in the app's log group under its own prefix.
     options = collector["logConfiguration"]["options"]
-    assert options["awslogs-group"] == prod.one(LOG_GROUP).outputs["name"]
+    assert options["awslogs-group"] == web_task(prod).one(LOG_GROUP).outputs["name"]
     assert options["awslogs-stream-prefix"] == COLLECTOR_NAME
 
 
@@ -372,7 +394,7 @@ def test_dashboard_shows_this_stacks_resources(prod: Registered) -> None:
     lb = prod.one(LOAD_BALANCER).outputs["arnSuffix"]
     tg = prod.one(TARGET_GROUP).outputs["arnSuffix"]
     cluster = prod.one(CLUSTER).outputs["name"]
-    service = prod.one(SERVICE).outputs["name"]
+    service = web_service(prod).one(SERVICE).outputs["name"]
     for line in lines:
         dims = dict(zip(line[2:-1:2], line[3:-1:2], strict=True))
         if line[0] == "AWS/ApplicationELB":
@@ -386,7 +408,7 @@ def test_dashboard_shows_this_stacks_resources(prod: Registered) -> None:
 
 
 def test_log_group_is_encrypted_with_the_configured_key(prod: Registered) -> None:
-    assert prod.one(LOG_GROUP).inputs["kmsKeyId"] == LOG_KEY
+    assert web_task(prod).one(LOG_GROUP).inputs["kmsKeyId"] == LOG_KEY
 
 
 # -- every committed stack -------------------------------------------------------------------
@@ -399,7 +421,7 @@ def test_committed_stacks_run_with_monitoring(stack: str) -> None:
     assert result.outputs["alarmTopicArn"].startswith(f"arn:aws:sns:{REGION}:{ACCOUNT}:")
     assert result.outputs["dashboardName"] == f"elixir-app-{stack}"
     assert len(result.of_type(ALARM)) >= 5
-    assert result.one(SERVICE).inputs["alarms"]["rollback"] is True
+    assert web_service(result).one(SERVICE).inputs["alarms"]["rollback"] is True
     managed = config.get("elixir-devops:managedPrometheus", False) is True
     assert len(result.of_type(WORKSPACE)) == int(managed)
     assert ("prometheusRemoteWriteUrl" in result.outputs) == managed
@@ -468,10 +490,7 @@ def test_invalid_monitoring_settings_stop_the_program_before_any_resource() -> N
 
 
 def test_valid_endpoints_become_subscriptions_in_order() -> None:
-    monitoring = configure(
-        alarmEmails=EMAILS, alarmWebhooks=WEBHOOKS, alarmSqsQueueArn=QUEUE
-    ).monitoring
-    assert [(s.protocol, s.endpoint) for s in subscriptions(monitoring)] == [
+    assert [(s.protocol, s.endpoint) for s in subscriptions(EMAILS, WEBHOOKS, QUEUE)] == [
         ("email", EMAILS[0]),
         ("email", EMAILS[1]),
         ("https", WEBHOOKS[0]),
@@ -483,14 +502,14 @@ def test_valid_endpoints_become_subscriptions_in_order() -> None:
 
 
 def test_no_running_task_alarm_when_the_service_may_scale_to_zero() -> None:
-    specs = mon.service_alarms(configure().monitoring, cluster="c", service="s", min_count=0)
+    specs = mon.service_alarms(
+        cpu_percent=80, memory_percent=80, period_seconds=60, cluster="c", service="s", min_count=0
+    )
     assert [s.role for s in specs] == ["cpu-high", "memory-high"]
 
 
 def test_latency_threshold_is_converted_to_seconds() -> None:
-    spec = mon.latency_alarm(
-        configure(alarmLatencyStatistic="p95", alarmLatencyMs=250).monitoring, "lb", "tg"
-    )
+    spec = mon.latency_alarm("p95", 250, 60, "lb", "tg")
     assert spec.extended_statistic == "p95"
     assert spec.threshold == pytest.approx(0.25)
     assert spec.evaluate_low_sample_count_percentiles == "ignore"
@@ -499,7 +518,7 @@ def test_latency_threshold_is_converted_to_seconds() -> None:
 def test_sidecars_must_be_non_essential() -> None:
     monitoring = configure().monitoring
     sidecar = collector_container(
-        scrape_target(monitoring, 4000),
+        scrape_target(4000, "/metrics", 15),
         image=monitoring.collector_image,
         remote_write_url=remote_write_url(
             f"https://aps-workspaces.{REGION}.amazonaws.com/workspaces/ws-1/"
@@ -524,7 +543,7 @@ def test_sidecars_must_be_non_essential() -> None:
 
 
 def test_scrape_timeout_never_exceeds_a_short_interval() -> None:
-    target = scrape_target(configure(metricsScrapeIntervalSeconds=5).monitoring, 4000)
+    target = scrape_target(4000, "/metrics", 5)
     assert target.scrape_timeout_seconds == 5
     assert target.targets == ("localhost:4000",)
 

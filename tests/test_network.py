@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pulumi
 import pytest
 
 from components.aws.network import Network, NetworkArgs, subnet_cidrs
+from program import network_args
 from tests.harness import COMPONENT_TAGS as TAGS
 from tests.harness import configure, run_components
+
+EXISTING = {
+    "existing_vpc_id": "vpc-0abc1234",
+    "existing_public_subnet_ids": ["subnet-0aaa1111", "subnet-0bbb2222"],
+    "existing_private_subnet_ids": ["subnet-0ccc3333", "subnet-0ddd4444"],
+}
+
+
+def new_vpc(zones: int, nat: Any, **overrides: Any) -> NetworkArgs:
+    return NetworkArgs(
+        vpc_cidr="10.0.0.0/16", availability_zones=zones, nat_gateways=nat, **overrides
+    )
 
 
 @pytest.mark.parametrize("zones", [2, 3, 4, 6])
@@ -29,8 +43,7 @@ def test_adding_a_zone_keeps_existing_subnets() -> None:
 
 
 def test_nat_per_zone_routes_each_private_subnet_through_its_own_zone() -> None:
-    settings = configure(availabilityZones=3, natGateways="perAz").network
-    run = run_components(lambda: [Network("n", NetworkArgs(settings=settings, tags=TAGS)).vpc_id])
+    run = run_components(lambda: [Network("n", new_vpc(3, "perAz", tags=TAGS)).vpc_id])
     nats = run.of_type("aws:ec2/natGateway:NatGateway")
     assert len(nats) == 3
     public_ids = {s.id for s in run.of_type("aws:ec2/subnet:Subnet") if "public" in s.name}
@@ -44,8 +57,7 @@ def test_nat_per_zone_routes_each_private_subnet_through_its_own_zone() -> None:
 
 
 def test_single_nat_serves_every_private_subnet() -> None:
-    settings = configure(availabilityZones=2, natGateways="single").network
-    run = run_components(lambda: [Network("s", NetworkArgs(settings=settings)).vpc_id])
+    run = run_components(lambda: [Network("s", new_vpc(2, "single")).vpc_id])
     (nat,) = run.of_type("aws:ec2/natGateway:NatGateway")
     private_tables = [
         t for t in run.of_type("aws:ec2/routeTable:RouteTable") if "private" in t.name
@@ -55,26 +67,54 @@ def test_single_nat_serves_every_private_subnet() -> None:
 
 def test_existing_vpc_creates_nothing_and_uses_the_given_subnets() -> None:
     settings = configure(
+        natGateways="none",
         vpcId="vpc-0abc1234",
         publicSubnetIds=["subnet-0aaa1111", "subnet-0bbb2222"],
         privateSubnetIds=["subnet-0ccc3333", "subnet-0ddd4444"],
     ).network
     holder: dict[str, Network] = {}
+    resolved: dict[str, object] = {}
 
     def build() -> list[pulumi.Output[object]]:
-        holder["n"] = Network("e", NetworkArgs(settings=settings))
-        return [holder["n"].vpc_id]
+        network = holder["n"] = Network("e", network_args(settings, TAGS))
+        return [
+            network.vpc_id.apply(lambda v: resolved.setdefault("vpc", v)),
+            network.public_subnet_ids.apply(lambda v: resolved.setdefault("public", v)),
+            network.task_subnet_ids.apply(lambda v: resolved.setdefault("tasks", v)),
+        ]
 
     run = run_components(build)
     assert run.custom() == []
+    assert resolved == {
+        "vpc": EXISTING["existing_vpc_id"],
+        "public": EXISTING["existing_public_subnet_ids"],
+        "tasks": EXISTING["existing_private_subnet_ids"],
+    }
+    # natGateways: none applies to a new VPC only: the given private subnets keep the tasks.
     assert holder["n"].assign_public_ip is False
+
+
+def test_without_nat_the_tasks_of_a_new_vpc_run_in_its_public_subnets_with_public_ips() -> None:
+    holder: dict[str, Network] = {}
+    resolved: dict[str, object] = {}
+
+    def build() -> list[pulumi.Output[object]]:
+        network = holder["n"] = Network("p", new_vpc(2, "none"))
+        return [
+            network.public_subnet_ids.apply(lambda v: resolved.setdefault("public", v)),
+            network.task_subnet_ids.apply(lambda v: resolved.setdefault("tasks", v)),
+        ]
+
+    run = run_components(build)
+    assert not run.of_type("aws:ec2/natGateway:NatGateway")
+    assert resolved["tasks"] == resolved["public"]
+    assert holder["n"].assign_public_ip is True
 
 
 @pytest.mark.parametrize("nat", ["single", "perAz"])
 def test_nat_gateways_and_their_addresses_wait_for_the_internet_gateway(nat: str) -> None:
     """AWS refuses a public NAT gateway in a VPC whose internet gateway is not attached yet."""
-    settings = configure(availabilityZones=2, natGateways=nat).network
-    run = run_components(lambda: [Network("g", NetworkArgs(settings=settings)).vpc_id])
+    run = run_components(lambda: [Network("g", new_vpc(2, nat)).vpc_id])
     gateway = run.one("aws:ec2/internetGateway:InternetGateway")
     waiting = run.of_type("aws:ec2/natGateway:NatGateway") + run.of_type("aws:ec2/eip:Eip")
     assert waiting

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from pulumi.runtime.rpc import UNKNOWN
 
 from components.image import is_pushed_reference
 from tests.conftest import AWS_STACKS
-from tests.harness import Registered, run_stack
+from tests.harness import Registered, run_stack, web_task
+from tests.mocks import UNKNOWN
 
 PREVIEW_RUNS: dict[str, Registered] = {}
 
@@ -33,7 +33,7 @@ def test_a_preview_shows_the_task_image_as_unknown_never_the_local_image_id(stac
     (image,) = run.of_type("docker:index/image:Image")
     local_id = image.outputs["repoDigest"]
     assert local_id.startswith("sha256:") and not is_pushed_reference(local_id)
-    (definition,) = run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    definition = web_task(run).one("aws:ecs/taskDefinition:TaskDefinition")
     assert definition.inputs["containerDefinitions"] == UNKNOWN
     for resource in run.resources:
         assert local_id not in json.dumps(resource.inputs, default=str), resource.urn
@@ -46,7 +46,9 @@ def test_a_preview_keeps_the_execution_roles_pull_grant_on_the_stacks_repository
     run = preview_run(stack)
     repository = run.one("aws:ecr/repository:Repository")
     (policy,) = [
-        r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-execution")
+        r
+        for r in web_task(run).of_type("aws:iam/rolePolicy:RolePolicy")
+        if r.name.endswith("-execution")
     ]
     statements = json.loads(policy.inputs["policy"])["Statement"]
     (pull,) = [s for s in statements if s.get("Sid") == "PullAppImage"]

@@ -16,6 +16,7 @@ from components.aws.registry import (
     pull_policy,
 )
 from components.image import BUILD_CACHE_TAG
+from program import registry_args
 from tests.harness import COMPONENT_TAGS as TAGS
 from tests.harness import configure, run_components
 
@@ -41,14 +42,8 @@ def test_lifecycle_policy_expires_untagged_first_then_keeps_newest_tagged() -> N
 def test_registry_tags_are_immutable_except_the_build_cache(
     mutability: str, expected: str, filters: list[str] | None
 ) -> None:
-    registry_settings = configure(registryTagMutability=mutability).registry
-    run = run_components(
-        lambda: [
-            ContainerRegistry(
-                f"r-{mutability}", ContainerRegistryArgs(settings=registry_settings, tags=TAGS)
-            ).repository_url
-        ]
-    )
+    args = registry_args(configure(registryTagMutability=mutability).registry, TAGS, False)
+    run = run_components(lambda: [ContainerRegistry(f"r-{mutability}", args).repository_url])
     repository = run.one("aws:ecr/repository:Repository").inputs
     assert repository["imageTagMutability"] == expected
     exclusions = repository.get("imageTagMutabilityExclusionFilters")
@@ -105,6 +100,22 @@ def test_pull_policy_lints_clean_with_parliament() -> None:
     assert findings == []
 
 
+def test_the_stacks_expiry_and_deletion_settings_reach_the_repository() -> None:
+    settings = configure(
+        registryUntaggedExpiryDays=3, registryKeepTaggedCount=12, registryForceDelete=True
+    ).registry
+    run = run_components(
+        lambda: [ContainerRegistry("cfg", registry_args(settings, TAGS, True)).repository_url]
+    )
+    repository = run.one("aws:ecr/repository:Repository")
+    assert repository.inputs["forceDelete"] is True
+    assert repository.retain_on_delete and repository.protect
+    policy = run.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"]
+    untagged, tagged = json.loads(policy)["rules"]
+    assert untagged["selection"]["countNumber"] == 3
+    assert tagged["selection"]["countNumber"] == 12
+
+
 @pytest.mark.parametrize("accounts", [(), (STAGING_ACCOUNT,), (STAGING_ACCOUNT, PROD_ACCOUNT)])
 def test_registry_admits_other_accounts_only_when_they_are_configured(
     accounts: tuple[str, ...],
@@ -113,7 +124,10 @@ def test_registry_admits_other_accounts_only_when_they_are_configured(
         registry = ContainerRegistry(
             f"pull-{len(accounts)}",
             ContainerRegistryArgs(
-                settings=configure(registryPullAccountIds=list(accounts)).registry
+                tag_mutability="IMMUTABLE",
+                untagged_expiry_days=7,
+                keep_tagged_count=30,
+                pull_account_ids=accounts,
             ),
         )
         return [registry.repository_url]

@@ -6,13 +6,18 @@ import json
 
 from components.aws.cluster import capacity_strategy
 from components.aws.task import ecr_repository_arn, execution_role_policy, secret_resource_arn
-from components.runtime import runtime_environment
+from components.runtime import runtime_variables
 from tests.harness import configure
 
 
 def test_runtime_environment_gives_phoenix_what_it_needs_to_boot() -> None:
-    settings = configure(environment={"A": "1"}, deregistrationDelaySeconds=30).service
-    env = {e["name"]: e["value"] for e in runtime_environment(settings, "app.example.com")}
+    service = configure(environment={"A": "1"}, deregistrationDelaySeconds=30).service
+    env = runtime_variables(
+        container_port=service.container_port,
+        stop_timeout_seconds=service.stop_timeout_seconds,
+        host="app.example.com",
+        environment=service.environment,
+    )
     assert env == {
         "A": "1",
         "PHX_HOST": "app.example.com",

@@ -228,20 +228,6 @@ def test_arm64_builds_and_runs_arm64() -> None:
     assert loaded.service.cpu_architecture == "ARM64"
 
 
-def test_nat_none_puts_tasks_in_public_subnets_only_for_a_new_vpc() -> None:
-    assert settings.load("x", {"natGateways": "none"}).network.tasks_in_public_subnets
-    existing = settings.load(
-        "x",
-        {
-            "natGateways": "none",
-            "vpcId": "vpc-0abc1234",
-            "publicSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
-            "privateSubnetIds": ["subnet-0ccc3333", "subnet-0ddd4444"],
-        },
-    )
-    assert not existing.network.tasks_in_public_subnets
-
-
 def test_registry_pull_accounts_default_to_none_and_keep_the_given_ids() -> None:
     assert settings.load("test", {}).registry.pull_account_ids == ()
     loaded = settings.load("test", {"registryPullAccountIds": ["210987654321", "345678901234"]})

@@ -83,33 +83,17 @@ def build_three_workloads() -> Registered:
     return run_components(program)
 
 
-def children(run: Registered, component_type: str, name: str) -> list[Any]:
-    """Every resource under the named component (at any depth)."""
-    (root,) = [r for r in run.resources if r.type == component_type and r.name == name]
-    found, frontier = [], {root.urn}
-    while frontier:
-        level = [r for r in run.resources if r.parent in frontier]
-        found += level
-        frontier = {r.urn for r in level}
-    return found
-
-
-def of(resources: list[Any], token: str) -> Any:
-    (resource,) = [r for r in resources if r.type == token]
-    return resource
-
-
 def test_worker_and_one_off_task_get_the_web_tasks_image_roles_and_log_wiring() -> None:
     run = build_three_workloads()
     tasks = {
-        name: children(run, "elixir-devops:aws:FargateTask", name)
+        name: run.under("elixir-devops:aws:FargateTask", name)
         for name in ("app", "app-worker", "app-migrate")
     }
-    for name, resources in tasks.items():
-        definition = of(resources, "aws:ecs/taskDefinition:TaskDefinition")
+    for name, task in tasks.items():
+        definition = task.one("aws:ecs/taskDefinition:TaskDefinition")
         (app, *_) = json.loads(definition.inputs["containerDefinitions"])
-        log_group = of(resources, "aws:cloudwatch/logGroup:LogGroup")
-        roles = {r.name: r for r in resources if r.type == "aws:iam/role:Role"}
+        log_group = task.one("aws:cloudwatch/logGroup:LogGroup")
+        roles = {r.name: r for r in task.of_type("aws:iam/role:Role")}
         assert app["image"] == IMAGE, name
         assert app["logConfiguration"]["options"]["awslogs-group"] == log_group.outputs["name"]
         assert definition.inputs["executionRoleArn"] == roles[f"{name}-execution"].outputs["arn"]
@@ -117,8 +101,8 @@ def test_worker_and_one_off_task_get_the_web_tasks_image_roles_and_log_wiring() 
         policy = json.loads(
             next(
                 r.inputs["policy"]
-                for r in resources
-                if r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == f"{name}-execution"
+                for r in task.of_type("aws:iam/rolePolicy:RolePolicy")
+                if r.name == f"{name}-execution"
             )
         )
         resources_granted = {str(s["Resource"]) for s in policy["Statement"]}
@@ -127,9 +111,9 @@ def test_worker_and_one_off_task_get_the_web_tasks_image_roles_and_log_wiring() 
         assert str([SECRET]) in resources_granted, name
     commands = {
         name: json.loads(
-            of(resources, "aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"]
+            task.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"]
         )[0].get("command")
-        for name, resources in tasks.items()
+        for name, task in tasks.items()
     }
     assert commands == {
         "app": None,
@@ -140,16 +124,16 @@ def test_worker_and_one_off_task_get_the_web_tasks_image_roles_and_log_wiring() 
 
 def test_a_worker_service_has_no_load_balancer_and_scales_on_cpu_only() -> None:
     run = build_three_workloads()
-    web = children(run, "elixir-devops:aws:Service", "app")
-    worker = children(run, "elixir-devops:aws:Service", "app-worker")
-    web_service = of(web, "aws:ecs/service:Service")
-    worker_service = of(worker, "aws:ecs/service:Service")
+    web = run.under("elixir-devops:aws:Service", "app")
+    worker = run.under("elixir-devops:aws:Service", "app-worker")
+    web_service = web.one("aws:ecs/service:Service")
+    worker_service = worker.one("aws:ecs/service:Service")
     assert web_service.inputs["loadBalancers"][0]["containerPort"] == 4000
     assert web_service.inputs["healthCheckGracePeriodSeconds"] == 60
     assert "loadBalancers" not in worker_service.inputs
     assert "healthCheckGracePeriodSeconds" not in worker_service.inputs
     assert worker_service.inputs["cluster"] == web_service.inputs["cluster"]
-    policies = sorted(r.name for r in worker if r.type == "aws:appautoscaling/policy:Policy")
+    policies = sorted(r.name for r in worker.of_type("aws:appautoscaling/policy:Policy"))
     assert policies == ["app-worker-scale-cpu"]
     # The one-off task is a definition only: nothing keeps it running.
     assert len(run.of_type("aws:ecs/service:Service")) == 2

@@ -13,7 +13,7 @@ key whose policy admits ``cloudwatch.amazonaws.com`` is the documented way to ha
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -21,7 +21,6 @@ import pulumi_aws as aws
 
 from components.aws.iam import policy_document
 from components.urns import component_options
-from settings import MonitoringSettings
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
@@ -32,16 +31,14 @@ class Subscription:
     endpoint: str
 
 
-def subscriptions(settings: MonitoringSettings) -> list[Subscription]:
+def subscriptions(
+    emails: Sequence[str], webhooks: Sequence[str], sqs_queue_arn: str | None
+) -> list[Subscription]:
     """The topic's subscriptions, in a stable order (e-mail, https, sqs)."""
     return [
-        *(Subscription("email", address) for address in settings.alarm_emails),
-        *(Subscription("https", url) for url in settings.alarm_webhooks),
-        *(
-            [Subscription("sqs", settings.alarm_sqs_queue_arn)]
-            if settings.alarm_sqs_queue_arn
-            else []
-        ),
+        *(Subscription("email", address) for address in emails),
+        *(Subscription("https", url) for url in webhooks),
+        *([Subscription("sqs", sqs_queue_arn)] if sqs_queue_arn else []),
     ]
 
 
@@ -91,8 +88,12 @@ def topic_policy(topic_arn: str, account_id: str, partition: str, region: str) -
 
 @dataclass(frozen=True)
 class AlarmTopicArgs:
-    settings: MonitoringSettings
-    """Where notifications go (e-mails, webhooks, SQS queue)."""
+    emails: Sequence[str] = ()
+    """E-mail addresses subscribed to the topic (each must confirm)."""
+    webhooks: Sequence[str] = ()
+    """https endpoints that confirm SNS subscriptions themselves (PagerDuty, Opsgenie)."""
+    sqs_queue_arn: str | None = None
+    """A standard SQS queue subscribed to the topic (its policy must admit the topic)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -141,7 +142,7 @@ class AlarmTopic(pulumi.ComponentResource):
             ).apply(lambda v: topic_policy(v[0], v[1], v[2], v[3])),
             opts=pulumi.ResourceOptions(parent=topic),
         )
-        for subscription in subscriptions(args.settings):
+        for subscription in subscriptions(args.emails, args.webhooks, args.sqs_queue_arn):
             # Named by endpoint, not position: removing one endpoint leaves the others alone.
             endpoint_id = hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:8]
             aws.sns.TopicSubscription(

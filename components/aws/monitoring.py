@@ -9,7 +9,7 @@ Two components, because the ECS service needs some alarms to exist and others ne
   alarms, and a CloudWatch dashboard of this stack's load balancer, target group and service.
 
 Every alarm sends its ALARM and OK transitions to the stack's alarm topic. Alarm definitions
-and the dashboard body are plain functions of names and settings (tested without mocks).
+and the dashboard body are plain functions of names and thresholds (tested without mocks).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.urns import component_options
-from settings import MonitoringSettings
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 ECS_NAMESPACE = "AWS/ECS"
@@ -32,6 +31,7 @@ INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
 # A dimension value: a plain string in unit tests, a resource's Output in the program.
 Dim = pulumi.Input[str]
 TreatMissingData = Literal["breaching", "notBreaching", "ignore", "missing"]
+LatencyStatistic = Literal["p95", "p99"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class AlarmSpec:
     comparison: str
     threshold: float
     treat_missing_data: TreatMissingData
+    period_seconds: int
+    """Length of one evaluated period (of the metric, or of each query's metrics)."""
     namespace: str | None = None
     metric_name: str | None = None
     dimensions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -53,7 +55,7 @@ class AlarmSpec:
 
 
 def target_5xx_rate_alarm(
-    settings: MonitoringSettings, load_balancer: Dim, target_group: Dim
+    percent: int, period_seconds: int, load_balancer: Dim, target_group: Dim
 ) -> AlarmSpec:
     """5XX answers of the tasks as a share of requests: a rate, so traffic volume does not
     move the threshold. Minutes without 5XX have no datapoint (FILL 0); minutes without
@@ -68,7 +70,7 @@ def target_5xx_rate_alarm(
                 "namespace": ALB_NAMESPACE,
                 "metric_name": name,
                 "dimensions": dimensions,
-                "period": settings.period_seconds,
+                "period": period_seconds,
                 "stat": "Sum",
             },
         }
@@ -76,12 +78,13 @@ def target_5xx_rate_alarm(
     return AlarmSpec(
         role="target-5xx",
         description=(
-            f"More than {settings.target_5xx_percent}% of requests answered 5XX by the app "
+            f"More than {percent}% of requests answered 5XX by the app "
             "(rolls back a deployment in progress)"
         ),
         comparison="GreaterThanThreshold",
-        threshold=settings.target_5xx_percent,
+        threshold=percent,
         treat_missing_data="notBreaching",
+        period_seconds=period_seconds,
         metric_queries=(
             metric("errors", "HTTPCode_Target_5XX_Count"),
             metric("requests", "RequestCount"),
@@ -96,19 +99,20 @@ def target_5xx_rate_alarm(
 
 
 def unhealthy_hosts_alarm(
-    settings: MonitoringSettings, load_balancer: Dim, target_group: Dim
+    hosts: int, period_seconds: int, load_balancer: Dim, target_group: Dim
 ) -> AlarmSpec:
     """The ALB publishes this every minute while the target group is attached; a gap means no
     targets registered at all, which the running-task alarm reports (notBreaching here)."""
     return AlarmSpec(
         role="unhealthy-hosts",
         description=(
-            f"More than {settings.unhealthy_hosts} target(s) failing the health check "
+            f"More than {hosts} target(s) failing the health check "
             "(rolls back a deployment in progress)"
         ),
         comparison="GreaterThanThreshold",
-        threshold=settings.unhealthy_hosts,
+        threshold=hosts,
         treat_missing_data="notBreaching",
+        period_seconds=period_seconds,
         namespace=ALB_NAMESPACE,
         metric_name="UnHealthyHostCount",
         dimensions={"LoadBalancer": load_balancer, "TargetGroup": target_group},
@@ -116,28 +120,38 @@ def unhealthy_hosts_alarm(
     )
 
 
-def latency_alarm(settings: MonitoringSettings, load_balancer: Dim, target_group: Dim) -> AlarmSpec:
+def latency_alarm(
+    statistic: LatencyStatistic,
+    threshold_ms: int,
+    period_seconds: int,
+    load_balancer: Dim,
+    target_group: Dim,
+) -> AlarmSpec:
     """No requests, no latency (notBreaching); percentiles of a handful of requests are noise,
     so low-sample periods are ignored rather than evaluated."""
     return AlarmSpec(
-        role=f"latency-{settings.latency_statistic}",
-        description=(
-            f"Target response time {settings.latency_statistic} above "
-            f"{settings.latency_threshold_ms} ms"
-        ),
+        role=f"latency-{statistic}",
+        description=f"Target response time {statistic} above {threshold_ms} ms",
         comparison="GreaterThanThreshold",
-        threshold=settings.latency_threshold_ms / 1000,  # the metric is in seconds
+        threshold=threshold_ms / 1000,  # the metric is in seconds
         treat_missing_data="notBreaching",
+        period_seconds=period_seconds,
         namespace=ALB_NAMESPACE,
         metric_name="TargetResponseTime",
         dimensions={"LoadBalancer": load_balancer, "TargetGroup": target_group},
-        extended_statistic=settings.latency_statistic,
+        extended_statistic=statistic,
         evaluate_low_sample_count_percentiles="ignore",
     )
 
 
 def service_alarms(
-    settings: MonitoringSettings, *, cluster: Dim, service: Dim, min_count: int
+    *,
+    cpu_percent: int,
+    memory_percent: int,
+    period_seconds: int,
+    cluster: Dim,
+    service: Dim,
+    min_count: int,
 ) -> list[AlarmSpec]:
     """CPU and memory of the service, and fewer running tasks than autoscaling's floor."""
     dimensions = {"ClusterName": cluster, "ServiceName": service}
@@ -149,14 +163,15 @@ def service_alarms(
             threshold=percent,
             # No tasks, no utilisation: the running-task alarm covers that case.
             treat_missing_data="notBreaching",
+            period_seconds=period_seconds,
             namespace=ECS_NAMESPACE,
             metric_name=metric,
             dimensions=dimensions,
             statistic="Average",
         )
         for resource, metric, percent in (
-            ("cpu", "CPUUtilization", settings.cpu_high_percent),
-            ("memory", "MemoryUtilization", settings.memory_high_percent),
+            ("cpu", "CPUUtilization", cpu_percent),
+            ("memory", "MemoryUtilization", memory_percent),
         )
     ]
     if min_count > 0:
@@ -169,6 +184,7 @@ def service_alarms(
                 # Container Insights reports every minute while tasks run; silence means
                 # none are (or the service is gone), which is exactly what this alarm is for.
                 treat_missing_data="breaching",
+                period_seconds=period_seconds,
                 namespace=INSIGHTS_NAMESPACE,
                 metric_name="RunningTaskCount",
                 dimensions=dimensions,
@@ -276,7 +292,7 @@ def dashboard_body(
 def _create_alarm(
     name: str,
     spec: AlarmSpec,
-    settings: MonitoringSettings,
+    evaluation_periods: int,
     topic_arn: pulumi.Input[str],
     tags: Mapping[str, str],
     parent: pulumi.Resource,
@@ -287,13 +303,13 @@ def _create_alarm(
         alarm_description=spec.description,
         comparison_operator=spec.comparison,
         threshold=spec.threshold,
-        evaluation_periods=settings.evaluation_periods,
-        datapoints_to_alarm=settings.evaluation_periods,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=evaluation_periods,
         treat_missing_data=spec.treat_missing_data,
         namespace=spec.namespace,
         metric_name=spec.metric_name,
         dimensions=dict(spec.dimensions) if single_metric else None,
-        period=settings.period_seconds if single_metric else None,
+        period=spec.period_seconds if single_metric else None,
         statistic=spec.statistic,
         extended_statistic=spec.extended_statistic,
         evaluate_low_sample_count_percentiles=spec.evaluate_low_sample_count_percentiles,
@@ -308,8 +324,14 @@ def _create_alarm(
 
 @dataclass(frozen=True)
 class DeploymentAlarmsArgs:
-    settings: MonitoringSettings
-    """Thresholds and evaluation periods."""
+    target_5xx_percent: int
+    """Share of requests answered 5XX by the tasks that raises the alarm (and rolls back)."""
+    unhealthy_hosts: int
+    """More targets failing the health check than this raise the alarm (and roll back)."""
+    period_seconds: int
+    """Length of one evaluated period."""
+    evaluation_periods: int
+    """Consecutive breaching periods before an alarm fires."""
     load_balancer_arn_suffix: pulumi.Input[str]
     """CloudWatch dimension ``LoadBalancer`` of this stack's load balancer."""
     target_group_arn_suffix: pulumi.Input[str]
@@ -339,10 +361,10 @@ class DeploymentAlarms(pulumi.ComponentResource):
         lb = args.load_balancer_arn_suffix
         tg = args.target_group_arn_suffix
         alarms = [
-            _create_alarm(name, spec, args.settings, args.topic_arn, args.tags, self)
+            _create_alarm(name, spec, args.evaluation_periods, args.topic_arn, args.tags, self)
             for spec in (
-                target_5xx_rate_alarm(args.settings, lb, tg),
-                unhealthy_hosts_alarm(args.settings, lb, tg),
+                target_5xx_rate_alarm(args.target_5xx_percent, args.period_seconds, lb, tg),
+                unhealthy_hosts_alarm(args.unhealthy_hosts, args.period_seconds, lb, tg),
             )
         ]
         self.target_5xx_alarm_name = alarms[0].name
@@ -361,8 +383,18 @@ class DeploymentAlarms(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class MonitoringArgs:
-    settings: MonitoringSettings
-    """Thresholds and evaluation periods."""
+    cpu_high_percent: int
+    """Average service CPU (% of the task's reservation) that raises an alarm."""
+    memory_high_percent: int
+    """Average service memory (% of the task's reservation) that raises an alarm."""
+    latency_statistic: LatencyStatistic
+    """Percentile of the target response time that is watched."""
+    latency_threshold_ms: int
+    """Target response time (ms) at that percentile that raises an alarm."""
+    period_seconds: int
+    """Length of one evaluated period."""
+    evaluation_periods: int
+    """Consecutive breaching periods before an alarm fires."""
     topic_arn: pulumi.Input[str]
     """Where ALARM and OK notifications go."""
     cluster_name: pulumi.Input[str]
@@ -397,18 +429,26 @@ class Monitoring(pulumi.ComponentResource):
             None,
             component_options(opts, "elixir-devops:index:Monitoring"),
         )
-        settings = args.settings
         specs = [
-            latency_alarm(settings, args.load_balancer_arn_suffix, args.target_group_arn_suffix),
+            latency_alarm(
+                args.latency_statistic,
+                args.latency_threshold_ms,
+                args.period_seconds,
+                args.load_balancer_arn_suffix,
+                args.target_group_arn_suffix,
+            ),
             *service_alarms(
-                settings,
+                cpu_percent=args.cpu_high_percent,
+                memory_percent=args.memory_high_percent,
+                period_seconds=args.period_seconds,
                 cluster=args.cluster_name,
                 service=args.service_name,
                 min_count=args.min_count,
             ),
         ]
         alarms = [
-            _create_alarm(name, spec, settings, args.topic_arn, args.tags, self) for spec in specs
+            _create_alarm(name, spec, args.evaluation_periods, args.topic_arn, args.tags, self)
+            for spec in specs
         ]
         region = aws.get_region_output()
         body = pulumi.Output.all(

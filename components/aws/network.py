@@ -1,8 +1,8 @@
 """Network (aws): where the load balancer and the tasks live.
 
 Either a new VPC across N availability zones, with one public subnet (load balancer, NAT) and
-one private subnet (tasks) per zone, an internet gateway and NAT per the settings
-(``none`` | ``single`` | ``perAz``); or the ids of an existing VPC and its subnets.
+one private subnet (tasks) per zone, an internet gateway and NAT (``none`` | ``single`` |
+``perAz``); or the ids of an existing VPC and its subnets.
 With ``none`` the tasks run in the public subnets with public IPs (cheap dev setting); their
 security group still admits only the load balancer.
 """
@@ -10,17 +10,18 @@ security group still admits only the load balancer.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
 from components.urns import component_options
-from settings import NetworkSettings
 
 MAX_ZONES = 6
 PRIVATE_BLOCK_OFFSET = 8
+NatGateways = Literal["none", "single", "perAz"]
 
 
 def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
@@ -35,10 +36,28 @@ def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
     return blocks[:zones], blocks[PRIVATE_BLOCK_OFFSET : PRIVATE_BLOCK_OFFSET + zones]
 
 
+def tasks_in_public_subnets(nat_gateways: NatGateways, existing_vpc: bool) -> bool:
+    """Without NAT, tasks in a new VPC need public IPs to pull images: they run in the public
+    subnets (their security group still admits only the load balancer). An existing VPC's
+    private subnets are assumed to have their own way out."""
+    return not existing_vpc and nat_gateways == "none"
+
+
 @dataclass(frozen=True)
 class NetworkArgs:
-    settings: NetworkSettings
-    """CIDR, zone count, NAT strategy or existing ids."""
+    vpc_cidr: str
+    """CIDR block of a new VPC (/16 to /23); each subnet is 1/16 of it."""
+    availability_zones: int
+    """Zones a new VPC spans (2-6), with one public and one private subnet in each."""
+    nat_gateways: NatGateways
+    """How private subnets reach the internet: ``none`` (the tasks run in the public subnets),
+    ``single`` (one NAT gateway) or ``perAz`` (one per zone)."""
+    existing_vpc_id: pulumi.Input[str] | None = None
+    """Use this VPC instead of creating one (None - create one); needs the subnet ids below."""
+    existing_public_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    """With ``existing_vpc_id``: subnets of the internet-facing load balancer."""
+    existing_private_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    """With ``existing_vpc_id``: subnets of the tasks."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -63,19 +82,15 @@ class Network(pulumi.ComponentResource):
             None,
             component_options(opts, "elixir-devops:index:Network"),
         )
-        settings = args.settings
-        self.assign_public_ip = settings.tasks_in_public_subnets
-        if settings.existing_vpc_id is not None:
-            self.vpc_id = pulumi.Output.from_input(settings.existing_vpc_id)
-            self.public_subnet_ids = pulumi.Output.from_input(
-                list(settings.existing_public_subnet_ids)
-            )
-            self.private_subnet_ids = pulumi.Output.from_input(
-                list(settings.existing_private_subnet_ids)
-            )
+        existing = args.existing_vpc_id is not None
+        self.assign_public_ip = tasks_in_public_subnets(args.nat_gateways, existing)
+        if args.existing_vpc_id is not None:
+            self.vpc_id = pulumi.Output.from_input(args.existing_vpc_id)
+            self.public_subnet_ids = pulumi.Output.all(*args.existing_public_subnet_ids)
+            self.private_subnet_ids = pulumi.Output.all(*args.existing_private_subnet_ids)
             self.task_subnet_ids = self.private_subnet_ids
         else:
-            self._create_vpc(name, settings, dict(args.tags))
+            self._create_vpc(name, args, dict(args.tags))
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -85,18 +100,18 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _create_vpc(self, name: str, settings: NetworkSettings, tags: dict[str, str]) -> None:
+    def _create_vpc(self, name: str, args: NetworkArgs, tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=settings.vpc_cidr,
+            cidr_block=args.vpc_cidr,
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags={**tags, "Name": f"{name}-vpc"},
             opts=child,
         )
         zones = aws.get_availability_zones_output(state="available")
-        public_cidrs, private_cidrs = subnet_cidrs(settings.vpc_cidr, settings.availability_zones)
+        public_cidrs, private_cidrs = subnet_cidrs(args.vpc_cidr, args.availability_zones)
         gateway = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-igw"}, opts=child
         )
@@ -109,7 +124,7 @@ class Network(pulumi.ComponentResource):
         )
         public_subnets: list[aws.ec2.Subnet] = []
         private_subnets: list[aws.ec2.Subnet] = []
-        for index in range(settings.availability_zones):
+        for index in range(args.availability_zones):
             zone = zones.names.apply(lambda names, i=index: names[i])
             public = aws.ec2.Subnet(
                 f"{name}-public-{index}",
@@ -138,18 +153,18 @@ class Network(pulumi.ComponentResource):
                 )
             )
         self._route_private_subnets(
-            name, settings, tags, vpc, gateway, public_subnets, private_subnets
+            name, args.nat_gateways, tags, vpc, gateway, public_subnets, private_subnets
         )
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
-        task_subnets = public_subnets if settings.tasks_in_public_subnets else private_subnets
+        task_subnets = public_subnets if self.assign_public_ip else private_subnets
         self.task_subnet_ids = pulumi.Output.all(*[s.id for s in task_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
 
     def _route_private_subnets(
         self,
         name: str,
-        settings: NetworkSettings,
+        nat_gateways: NatGateways,
         tags: dict[str, str],
         vpc: aws.ec2.Vpc,
         gateway: aws.ec2.InternetGateway,
@@ -162,7 +177,7 @@ class Network(pulumi.ComponentResource):
         nothing in their inputs says so, hence the explicit dependency."""
         child = pulumi.ResourceOptions(parent=self)
         nat_opts = pulumi.ResourceOptions(parent=self, depends_on=[gateway])
-        nat_count = {"none": 0, "single": 1, "perAz": len(public_subnets)}[settings.nat_gateways]
+        nat_count = {"none": 0, "single": 1, "perAz": len(public_subnets)}[nat_gateways]
         nats = []
         for index in range(nat_count):
             address = aws.ec2.Eip(

@@ -20,7 +20,6 @@ import pulumi_aws as aws
 from components.aws.iam import policy_document
 from components.observability import ScrapeTarget, adot_collector_config, render_yaml
 from components.urns import component_options
-from settings import MonitoringSettings
 
 COLLECTOR_NAME = "aws-otel-collector"
 COLLECTOR_CONFIG_ENV = "AOT_CONFIG_CONTENT"
@@ -38,13 +37,12 @@ def remote_write_url(prometheus_endpoint: str) -> str:
     return prometheus_endpoint.rstrip("/") + "/api/v1/remote_write"
 
 
-def scrape_target(settings: MonitoringSettings, container_port: int) -> ScrapeTarget:
+def scrape_target(container_port: int, metrics_path: str, interval: int) -> ScrapeTarget:
     """The app, seen from a sidecar in the same task (awsvpc: one network namespace)."""
-    interval = settings.metrics_scrape_interval_seconds
     return ScrapeTarget(
         job_name=SCRAPE_JOB,
         targets=(f"localhost:{container_port}",),
-        metrics_path=settings.metrics_path,
+        metrics_path=metrics_path,
         scrape_interval_seconds=interval,
         scrape_timeout_seconds=min(DEFAULT_SCRAPE_TIMEOUT_SECONDS, interval),
     )
@@ -113,10 +111,16 @@ def grafana_query_policy(workspace_arn: str) -> str:
 
 @dataclass(frozen=True)
 class ManagedPrometheusArgs:
-    settings: MonitoringSettings
-    """Scrape path and interval, and whether to add Grafana."""
     container_port: int
     """The app's port, scraped on localhost by the sidecar."""
+    metrics_path: str
+    """Path the collector scrapes on that port."""
+    scrape_interval_seconds: int
+    """How often the collector scrapes the app."""
+    collector_image: str
+    """The ADOT collector's image, pinned (version tag or digest)."""
+    grafana: bool = False
+    """Add an Amazon Managed Grafana workspace that may query the Prometheus workspace."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -146,7 +150,7 @@ class ManagedPrometheus(pulumi.ComponentResource):
         )
         tags = dict(args.tags)
         region = aws.get_region_output()
-        target = scrape_target(args.settings, args.container_port)
+        target = scrape_target(args.container_port, args.metrics_path, args.scrape_interval_seconds)
 
         workspace = aws.amp.Workspace(
             f"{name}-metrics",
@@ -161,12 +165,12 @@ class ManagedPrometheus(pulumi.ComponentResource):
         self.remote_write_url = url
         self.sidecar = pulumi.Output.all(url, region.region).apply(
             lambda v: collector_container(
-                target, image=args.settings.collector_image, remote_write_url=v[0], region=v[1]
+                target, image=args.collector_image, remote_write_url=v[0], region=v[1]
             )
         )
         self.task_role_statement = workspace.arn.apply(remote_write_statement)
         self.grafana_endpoint = (
-            self._create_grafana(name, workspace, tags) if args.settings.managed_grafana else None
+            self._create_grafana(name, workspace, tags) if args.grafana else None
         )
         self.register_outputs(
             {

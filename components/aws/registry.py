@@ -1,6 +1,6 @@
 """ContainerRegistry (aws): an ECR repository for the app's images.
 
-Creates: ``aws.ecr.Repository`` (scan on push, KMS encryption, tag mutability from settings, the
+Creates: ``aws.ecr.Repository`` (scan on push, KMS encryption, the given tag mutability, the
 build-cache tag exempt from immutability) and ``aws.ecr.LifecyclePolicy`` (expire untagged images,
 keep the newest tagged ones), so the repository does not grow forever. With
 ``pull_account_ids`` also an ``aws.ecr.RepositoryPolicy`` that lets exactly those accounts pull,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -20,7 +21,6 @@ import pulumi_docker as docker
 from components.aws.iam import PULL_ACTIONS, policy_document
 from components.image import BUILD_CACHE_TAG
 from components.urns import component_options
-from settings import RegistrySettings
 
 
 def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
@@ -72,8 +72,16 @@ def pull_policy(account_ids: Sequence[str], partition: str = "aws") -> str:
 
 @dataclass(frozen=True)
 class ContainerRegistryArgs:
-    settings: RegistrySettings
-    """Mutability, expiry, deletion policy and the accounts that may pull."""
+    tag_mutability: Literal["IMMUTABLE", "MUTABLE"]
+    """``IMMUTABLE``: a pushed tag never moves (except the build-cache tag)."""
+    untagged_expiry_days: int
+    """Untagged images older than this are expired."""
+    keep_tagged_count: int
+    """How many tagged images to keep; older ones are expired."""
+    force_delete: bool = False
+    """Allow destroying the repository while it still holds images."""
+    pull_account_ids: Sequence[str] = ()
+    """Other AWS accounts whose roles may pull the images (a repository policy); () - none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
     retain_on_delete: bool = False
@@ -98,10 +106,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             None,
             component_options(opts, "elixir-devops:index:ContainerRegistry"),
         )
-        policy = args.settings
-        mutability = (
-            "IMMUTABLE_WITH_EXCLUSION" if policy.tag_mutability == "IMMUTABLE" else "MUTABLE"
-        )
+        mutability = "IMMUTABLE_WITH_EXCLUSION" if args.tag_mutability == "IMMUTABLE" else "MUTABLE"
         repository = aws.ecr.Repository(
             f"{name}-repository",
             image_scanning_configuration={"scan_on_push": True},
@@ -112,7 +117,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 else None
             ),
             encryption_configurations=[{"encryption_type": "KMS"}],
-            force_delete=policy.force_delete,
+            force_delete=args.force_delete,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(
                 parent=self, retain_on_delete=args.retain_on_delete, protect=args.retain_on_delete
@@ -121,11 +126,11 @@ class ContainerRegistry(pulumi.ComponentResource):
         aws.ecr.LifecyclePolicy(
             f"{name}-lifecycle",
             repository=repository.name,
-            policy=lifecycle_policy(policy.untagged_expiry_days, policy.keep_tagged_count),
+            policy=lifecycle_policy(args.untagged_expiry_days, args.keep_tagged_count),
             opts=pulumi.ResourceOptions(parent=repository),
         )
-        if policy.pull_account_ids:
-            account_ids = policy.pull_account_ids
+        if args.pull_account_ids:
+            account_ids = args.pull_account_ids
             partition = aws.get_partition_output()
             aws.ecr.RepositoryPolicy(
                 f"{name}-pull-policy",

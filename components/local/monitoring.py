@@ -49,9 +49,9 @@ GRAFANA_ADMIN_USER = "admin"
 GRAFANA_PASSWORD_LENGTH = 24
 
 
-def local_prometheus_config(job_name: str, app_address: str) -> str:
+def local_prometheus_config(job_name: str, app_address: str, metrics_path: str) -> str:
     """``prometheus.yml`` for the local target: the app's shared scrape job plus Prometheus."""
-    target = ScrapeTarget(job_name=job_name, targets=(app_address,))
+    target = ScrapeTarget(job_name=job_name, targets=(app_address,), metrics_path=metrics_path)
     return render_yaml(
         prometheus_config([target], self_scrape_target=f"localhost:{PROMETHEUS_PORT}")
     )
@@ -91,12 +91,14 @@ class MonitoringArgs:
     """``<app container>:<port>`` on the private network."""
     network_name: pulumi.Input[str]
     """The stack's private network."""
-    prometheus_port: int = 9090
+    metrics_path: str
+    """Path of the app's metrics endpoint on its port."""
+    prometheus_port: int
     """Published host port of Prometheus."""
-    grafana_port: int = 3000
+    grafana_port: int
     """Published host port of Grafana."""
-    bind_address: str = "127.0.0.1"
-    """Host address the Prometheus and Grafana ports listen on (loopback by default)."""
+    bind_address: str
+    """Host address the Prometheus and Grafana ports are published on."""
     grafana_admin_password: pulumi.Input[str] | None = None
     """Secret; None - generate one."""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -150,7 +152,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-prometheus-data", args.labels, self, keep=args.retain_on_delete
         )
         config = pulumi.Output.from_input(args.app_address).apply(
-            lambda address: local_prometheus_config(args.job_name, address)
+            lambda address: local_prometheus_config(args.job_name, address, args.metrics_path)
         )
         return docker.Container(
             f"{name}-prometheus",

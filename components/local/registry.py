@@ -44,10 +44,10 @@ class ContainerRegistryArgs:
     """Repository name inside the registry (the app's name)."""
     network_name: pulumi.Input[str]
     """The stack's private network."""
-    host_port: int = 5000
+    host_port: int
     """Published port on the Docker host; images are named ``localhost:<host_port>/...``."""
-    bind_address: str = "127.0.0.1"
-    """Host address the port listens on (loopback: the registry has no authentication)."""
+    bind_address: str
+    """Host address the port is published on (loopback: the registry has no authentication)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """The stack's tags, as Docker labels."""
     retain_on_delete: bool = False

@@ -2,8 +2,9 @@
 
 Creates one ``docker.Container`` running the image by digest: the container port published on
 ``127.0.0.1:<localAppPort>``, restart ``unless-stopped``, a Docker health check on the health
-path, the same runtime environment as on Fargate (``components.runtime``) plus the app's secrets,
-memory and CPU limits, rotated json-file logs, and a stop timeout longer than the app's drain.
+path, the environment and secret variables it is given (the composition gives it the same
+runtime environment as on Fargate, ``components.runtime``), memory and CPU limits, rotated
+json-file logs, and a stop timeout longer than the app's drain.
 ``pulumi up`` waits until the container reports healthy, so a release that cannot boot fails
 the deployment instead of leaving it green.
 """
@@ -23,9 +24,7 @@ from components.local.containers import (
     pinned_image,
     stack_container,
 )
-from components.runtime import runtime_environment
 from components.urns import component_options
-from settings import LocalSettings, ServiceSettings
 
 PUBLIC_HOST = "localhost"
 """PHX_HOST and the URL's host: the port is published on loopback only."""
@@ -54,54 +53,67 @@ def health_check_script(port: int, path: str) -> str:
     )
 
 
-def health_check_command(settings: ServiceSettings) -> list[str]:
+def health_check_command(port: int, path: str) -> list[str]:
     """Docker's ``HEALTHCHECK CMD`` form (no shell of Docker's own around it)."""
-    script = health_check_script(settings.container_port, settings.health_check_path)
-    return ["CMD", "bash", "-c", script]
+    return ["CMD", "bash", "-c", health_check_script(port, path)]
 
 
-def health_check(settings: ServiceSettings) -> docker.ContainerHealthcheckArgs:
+def health_check(port: int, path: str, grace_seconds: int) -> docker.ContainerHealthcheckArgs:
     return docker.ContainerHealthcheckArgs(
-        tests=health_check_command(settings),
+        tests=health_check_command(port, path),
         interval=f"{HEALTH_CHECK_INTERVAL_SECONDS}s",
         timeout=f"{HEALTH_CHECK_TIMEOUT_SECONDS}s",
         retries=HEALTH_CHECK_RETRIES,
-        start_period=f"{settings.health_check_grace_period_seconds}s",
+        start_period=f"{grace_seconds}s",
         start_interval="2s",
     )
 
 
-def log_options(local: LocalSettings) -> dict[str, str]:
+def log_options(max_size_mb: int, max_files: int) -> dict[str, str]:
     """json-file rotation: without it a chatty container fills the Docker host's disk."""
-    return {"max-size": f"{local.log_max_size_mb}m", "max-file": str(local.log_max_files)}
+    return {"max-size": f"{max_size_mb}m", "max-file": str(max_files)}
 
 
-def container_environment(settings: ServiceSettings, secrets: Mapping[str, str]) -> dict[str, str]:
-    """The shared runtime environment plus the secret variables, as one mapping."""
-    plain = {entry["name"]: entry["value"] for entry in runtime_environment(settings, PUBLIC_HOST)}
+def container_environment(
+    environment: Mapping[str, str | None], secrets: Mapping[str, str]
+) -> dict[str, str]:
+    """The plain variables (``None`` dropped) plus the secret ones, as one mapping."""
+    plain = {name: value for name, value in environment.items() if value is not None}
     return {**plain, **secrets}
 
 
 @dataclass(frozen=True)
 class ContainerServiceArgs:
-    settings: ServiceSettings
-    """Container port, health check path and grace, stop timeout, plain environment."""
-    local: LocalSettings
-    """Host port, limits, log rotation and the ``localSecrets`` variables."""
     image_ref: pulumi.Input[str]
     """The image to run, pinned by digest."""
     network_name: pulumi.Input[str]
     """The stack's private network (Prometheus scrapes the app there)."""
-    secret_key_base: pulumi.Input[str]
-    """SECRET_KEY_BASE (secret)."""
-    release_cookie: pulumi.Input[str]
-    """RELEASE_COOKIE (secret)."""
+    container_port: int
+    """Port the app listens on inside the container."""
+    host_port: int
+    """Published port on the Docker host: the app answers on ``http://localhost:<host_port>``."""
+    bind_address: str
+    """Host address the port is published on."""
+    health_check_path: str
+    """Path the Docker health check probes; must answer 200."""
+    health_check_grace_period_seconds: int
+    """Failing probes do not count during this long after a start (and ``up`` waits longer)."""
+    stop_timeout_seconds: int
+    """How long Docker waits after SIGTERM before SIGKILL (longer than the app's drain)."""
+    memory_mb: int
+    """Hard memory limit of the container, MiB."""
+    cpus: str
+    """CPU limit (``docker run --cpus``), a decimal number."""
+    log_max_size_mb: int
+    """json-file log rotation: size of one file, MiB."""
+    log_max_files: int
+    """json-file log rotation: files kept."""
+    environment: Mapping[str, str | None] = field(default_factory=dict)
+    """Plain environment variables (``None`` dropped): the runtime ones, the app's own."""
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Variables whose values stay secret (in the state and in ``docker inspect``'s eyes)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """The stack's tags, as Docker labels."""
-    database_url: pulumi.Input[str] | None = None
-    """DATABASE_URL (secret) and, with it, ``POOL_SIZE``; None - an app without a database."""
-    pool_size: int | None = None
-    """Connections the app opens (POOL_SIZE)."""
     migrate_command: Sequence[str] | None = None
     """Run to completion with the new image before the app container is replaced; a non-zero
     exit fails ``pulumi up`` and leaves the running app as it was. None - no migrations."""
@@ -136,18 +148,10 @@ class ContainerService(pulumi.ComponentResource):
             None,
             component_options(opts, "elixir-devops:index:ContainerService"),
         )
-        settings, local = args.settings, args.local
-        secrets: dict[str, pulumi.Input[str]] = {
-            **local.secrets,
-            "SECRET_KEY_BASE": args.secret_key_base,
-            "RELEASE_COOKIE": args.release_cookie,
-        }
-        if args.database_url is not None:
-            secrets["DATABASE_URL"] = args.database_url
-            secrets["POOL_SIZE"] = str(args.pool_size)
+        environment = dict(args.environment)
         envs = pulumi.Output.secret(
-            pulumi.Output.all(**secrets).apply(
-                lambda values: env_list(container_environment(settings, values))
+            pulumi.Output.all(**args.secrets).apply(
+                lambda values: env_list(container_environment(environment, values or {}))
             )
         )
         image = pinned_image(f"{name}-app-image", args.image_ref, self)
@@ -161,29 +165,34 @@ class ContainerService(pulumi.ComponentResource):
             **stack_container(
                 network_name=args.network_name,
                 alias=NETWORK_ALIAS,
-                internal_port=settings.container_port,
-                host_port=local.app_port,
-                bind_address=local.bind_address,
+                internal_port=args.container_port,
+                host_port=args.host_port,
+                bind_address=args.bind_address,
                 tags=args.labels,
             ),
-            healthcheck=health_check(settings),
+            healthcheck=health_check(
+                args.container_port,
+                args.health_check_path,
+                args.health_check_grace_period_seconds,
+            ),
             wait=True,
-            wait_timeout=settings.health_check_grace_period_seconds + WAIT_MARGIN_SECONDS,
-            memory=local.memory_mb,
-            cpus=local.cpus,
+            wait_timeout=args.health_check_grace_period_seconds + WAIT_MARGIN_SECONDS,
+            memory=args.memory_mb,
+            cpus=args.cpus,
             log_driver="json-file",
-            log_opts=log_options(local),
+            log_opts=log_options(args.log_max_size_mb, args.log_max_files),
             # Longer than the app's SHUTDOWN_DRAIN_MS, so in-flight requests finish on replace.
-            stop_timeout=settings.stop_timeout_seconds,
-            destroy_grace_seconds=settings.stop_timeout_seconds,
+            stop_timeout=args.stop_timeout_seconds,
+            destroy_grace_seconds=args.stop_timeout_seconds,
             # An init process reaps zombies and forwards SIGTERM, as on Fargate.
             init=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.url = pulumi.Output.from_input(f"http://{PUBLIC_HOST}:{local.app_port}")
+        self.url = pulumi.Output.from_input(f"http://{PUBLIC_HOST}:{args.host_port}")
         self.container_name = container.name
+        port = args.container_port
         self.internal_address = container.name.apply(
-            lambda container_name: f"{container_name}:{settings.container_port}"
+            lambda container_name: f"{container_name}:{port}"
         )
         self.register_outputs(
             {
