@@ -31,6 +31,7 @@ SERVICE_LINKED_ROLES = (
     "ecs.amazonaws.com",
     "elasticloadbalancing.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
+    "rds.amazonaws.com",  # the first RDS instance of an account (database: postgres)
 )
 # AWS managed policies the main stacks may attach to their roles (anything else is inline and
 # therefore scoped to the project's roles by the statements below).
@@ -450,6 +451,10 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "route53:ListHostedZonesByName",
         "route53:ChangeResourceRecordSets",
         "route53:GetChange",
+        # DeregisterInstance (force_destroy on delete) needs these even for A records.
+        "route53:GetHealthCheck",
+        "route53:UpdateHealthCheck",
+        "route53:DeleteHealthCheck",
     ],
     "SecretsManager": [
         "secretsmanager:DescribeSecret",

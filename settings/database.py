@@ -43,7 +43,8 @@ HEADROOM = 0.9
 """Leave 10 % for psql sessions through ECS Exec, monitoring agents and reconnect storms."""
 
 IDENTIFIER = r"[a-z][a-z0-9_]{0,62}"
-RESERVED_USERNAMES = frozenset({"postgres", "rdsadmin", "rdsrepladmin", "admin", "root"})
+# Names RDS for PostgreSQL keeps for itself (`postgres` is allowed: the console's default).
+RESERVED_USERNAMES = frozenset({"rdsadmin", "rdsrepladmin", "rds_superuser", "rdsproxyadmin"})
 SECRET_ARN = (
     r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}"
 )
@@ -51,9 +52,14 @@ SECURITY_GROUP_ID = r"sg-[0-9a-f]{8,17}"
 COMMAND_WORD = r"[A-Za-z0-9_./:=@%+-]+"
 
 
+DB_INSTANCE_CLASS_MEMORY_SHARE = 0.85
+"""``DBInstanceClassMemory`` is the class's memory less what the OS and RDS's own processes
+keep; AWS does not publish the figure. 85 % of the nominal memory errs on the safe side."""
+
+
 def max_connections(instance_class: str) -> int:
-    """RDS for PostgreSQL's default ``max_connections`` for a class (nominal memory)."""
-    memory = int(INSTANCE_MEMORY_GIB[instance_class] * 1024**3)
+    """RDS for PostgreSQL's default ``max_connections`` for a class (estimated memory)."""
+    memory = int(INSTANCE_MEMORY_GIB[instance_class] * 1024**3 * DB_INSTANCE_CLASS_MEMORY_SHARE)
     return min(memory // MAX_CONNECTIONS_DIVISOR, MAX_CONNECTIONS_CAP)
 
 

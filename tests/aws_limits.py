@@ -1391,6 +1391,7 @@ ROWS: list[Row] = [
         "copyTagsToSnapshot": BOOLEAN,
         "autoMinorVersionUpgrade": BOOLEAN,
         "allowMajorVersionUpgrade": BOOLEAN,
+        "applyImmediately": BOOLEAN,
         "caCertIdentifier": "CreateDBInstanceMessage.CACertificateIdentifier",
         "performanceInsightsEnabled": BOOLEAN,
         "performanceInsightsRetentionPeriod": (

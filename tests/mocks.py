@@ -278,6 +278,11 @@ def _random_password(r: NewResource) -> Answer:
     return r.default_id, {"result": (hashlib.sha512(r.name.encode()).hexdigest() * 4)[:length]}
 
 
+def _random_id(r: NewResource) -> Answer:
+    hex_digits = hashlib.sha256(r.name.encode()).hexdigest()[: 2 * int(r.inputs["byteLength"])]
+    return hex_digits, {"hex": hex_digits, "dec": str(int(hex_digits, 16))}
+
+
 def _rds_instance(r: NewResource) -> Answer:
     identifier = r.inputs.get("identifier") or r.physical
     port = r.inputs.get("port", 5432)
@@ -333,6 +338,7 @@ OUTPUTS: dict[str, Callable[[NewResource], Answer]] = {
     "aws:amp/workspace:Workspace": _amp_workspace,
     "aws:grafana/workspace:Workspace": _grafana_workspace,
     "random:index/randomPassword:RandomPassword": _random_password,
+    "random:index/randomId:RandomId": _random_id,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:appautoscaling/target:Target": _scaling_target,
     "aws:ec2/vpc:Vpc": _ec2_with_arn,

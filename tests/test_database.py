@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -81,9 +82,15 @@ def test_the_app_reads_database_url_as_a_secret_and_migrates_before_it_starts(st
 
 def test_prod_keeps_its_data_and_dev_can_be_thrown_away() -> None:
     prod, dev = stack_run("prod").one(INSTANCE), stack_run("dev").one(INSTANCE)
-    assert prod.protect and prod.retain_on_delete
+    # Protected twice (Pulumi and AWS); not retainOnDelete, which would skip the final snapshot.
+    assert prod.protect and not prod.retain_on_delete
+    assert prod.inputs["applyImmediately"] is True
     assert prod.inputs["deletionProtection"] is True
-    assert prod.inputs["skipFinalSnapshot"] is False and prod.inputs["finalSnapshotIdentifier"]
+    assert prod.inputs["skipFinalSnapshot"] is False
+    # Unique per instance, so a second create/destroy cycle does not collide.
+    assert re.fullmatch(
+        r"elixir-app-prod-db-final-[0-9a-f]{8}", prod.inputs["finalSnapshotIdentifier"]
+    )
     assert prod.inputs["multiAz"] is True and prod.inputs["backupRetentionPeriod"] == 30
     assert prod.inputs["performanceInsightsEnabled"] is True
     assert not dev.protect and dev.inputs["skipFinalSnapshot"] is True
@@ -120,12 +127,13 @@ def test_your_own_database_comes_from_its_secret_and_admits_the_tasks() -> None:
 
 
 def test_the_connection_budget_follows_rds_max_connections() -> None:
-    assert max_connections("db.t4g.micro") == 112  # 1 GiB / 9,531,392
-    assert max_connections("db.m7g.large") == 901
+    # 85 % of the class's memory (what RDS leaves to PostgreSQL) / 9,531,392
+    assert max_connections("db.t4g.micro") == 95
+    assert max_connections("db.m7g.large") == 766
     assert connections_needed(max_count=10, pool_size=10) == 213
     problems = _problems(target="aws", maxCount=10, desiredCount=2, minCount=2)
     assert len(problems) == 1 and problems[0].startswith("elixir-devops:poolSize = 10")
-    assert "db.t4g.micro allows 112" in problems[0]
+    assert "db.t4g.micro allows 95" in problems[0]
     assert configure(maxCount=10, desiredCount=2, databaseInstanceClass="db.t4g.medium")
 
 
@@ -134,7 +142,7 @@ def test_the_connection_budget_follows_rds_max_connections() -> None:
     [
         ({"database": "sqlite"}, "database"),
         ({"databaseInstanceClass": "db.x99.huge"}, "databaseInstanceClass"),
-        ({"databaseUsername": "postgres"}, "databaseUsername"),
+        ({"databaseUsername": "rdsadmin"}, "databaseUsername"),
         ({"databaseName": "my-app"}, "databaseName"),
         ({"database": "external"}, "databaseUrlSecretArn"),
         (
@@ -207,4 +215,5 @@ def test_a_failed_local_migration_stops_the_update_with_its_exit_code_and_output
     with pytest.raises(pulumi.RunError) as raised:
         migration_succeeded(1, "ERROR: 20261201090100_add_visits_updated_at.sql", ["bin/migrate"])
     assert "exited with 1" in str(raised.value)
+    assert "--replace" in str(raised.value)
     assert "20261201090100_add_visits_updated_at.sql" in str(raised.value)

@@ -193,11 +193,11 @@ def test_the_database_alarms_on_cpu_storage_memory_and_connections_near_its_limi
         assert alarm.inputs["dimensions"] == {
             "DBInstanceIdentifier": instance.outputs["identifier"]
         }
-    # prod: db.m7g.large (8 GiB, max_connections 901), 20 GiB at first.
-    assert alarms["db-connections"].inputs["threshold"] == int(901 * 0.8)
+    # prod: db.m7g.large (8 GiB, about 766 connections), 20 GiB at first.
+    assert alarms["db-connections"].inputs["threshold"] == int(766 * 0.8)
     assert alarms["db-storage"].inputs["comparisonOperator"] == "LessThanThreshold"
-    assert alarms["db-storage"].inputs["threshold"] == int(20 * 1024**3 * 0.1)
-    assert alarms["db-memory"].inputs["threshold"] == int(8 * 1024**3 * 0.1)
+    assert alarms["db-storage"].inputs["threshold"] == int(20 * 1024**3 * 0.05)
+    assert alarms["db-memory"].inputs["threshold"] == int(8 * 1024**3 * 0.05)
 
 
 def test_missing_data_is_treated_deliberately(prod: Registered) -> None:

@@ -5,9 +5,10 @@ subnets (they exist with or without NAT: a database never needs the internet); a
 group that refuses connections without TLS (``rds.force_ssl``) and stores passwords as
 SCRAM-SHA-256; the database's security group (who may connect is decided where the units are
 composed: the app tasks, nothing else, no CIDR); the encrypted gp3 instance with storage
-autoscaling, backups, optional Multi-AZ and Performance Insights, deletion protection and a
-final snapshot when the stack keeps its data; the ``DATABASE_URL`` secret in Secrets Manager that
-the tasks read; and alarms on CPU, free storage, freeable memory and connections near the limit.
+autoscaling, backups, optional Multi-AZ and Performance Insights, deletion protection, a final
+snapshot and ``protect`` when the stack keeps its data; the ``DATABASE_URL`` secret in Secrets
+Manager that the tasks read; and alarms on CPU, free storage, freeable memory and connections
+near the limit.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ class DatabaseAlarmThresholds:
 def alarm_thresholds(
     *, allocated_storage_gb: int, memory_gib: float, max_connections: int
 ) -> DatabaseAlarmThresholds:
-    """CPU above 80 %, less than 10 % of the initial storage or of the memory left, 80 % of
-    ``max_connections`` in use."""
+    """CPU above 80 %, less than 5 % of the initial storage or of the memory left, 80 % of
+    ``max_connections`` in use. Storage autoscaling grows the disk at 10 % free, so 5 % means
+    it could not (the ceiling is reached, or it is growing too slowly)."""
     gib = 1024**3
     return DatabaseAlarmThresholds(
         cpu_percent=80,
-        free_storage_bytes=int(allocated_storage_gb * gib * 0.10),
-        freeable_memory_bytes=int(memory_gib * gib * 0.10),
+        free_storage_bytes=int(allocated_storage_gb * gib * 0.05),
+        freeable_memory_bytes=int(memory_gib * gib * 0.05),
         connections=int(max_connections * 0.80),
     )
 
@@ -131,6 +133,11 @@ class Database(pulumi.ComponentResource):
             # before the old one goes.
             opts=child,
         )
+        snapshot_suffix = (
+            random.RandomId(f"{name}-db-final-snapshot", byte_length=4, opts=child)
+            if args.keep_data
+            else None
+        )
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
             vpc_id=args.vpc_id,
@@ -169,11 +176,22 @@ class Database(pulumi.ComponentResource):
             else None,
             deletion_protection=args.keep_data,
             skip_final_snapshot=not args.keep_data,
-            final_snapshot_identifier=f"{name}-db-final" if args.keep_data else None,
+            # Unique per instance: a second create/destroy cycle must not collide with the
+            # snapshot the first one left.
+            final_snapshot_identifier=snapshot_suffix.hex.apply(
+                lambda suffix: f"{name}-db-final-{suffix}"
+            )
+            if snapshot_suffix is not None
+            else None,
+            # Changes apply now, not in the maintenance window: a major upgrade swaps the
+            # parameter group in the same call, and the old group can only be deleted once the
+            # instance has left it. Class or storage changes restart or slow it briefly.
+            apply_immediately=True,
             tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=args.keep_data, retain_on_delete=args.keep_data
-            ),
+            # `protect` and AWS's deletion protection refuse a destroy; the final snapshot is
+            # taken when one is allowed. (retainOnDelete would skip DeleteDBInstance altogether:
+            # no snapshot, and its subnet and security groups could not be deleted.)
+            opts=pulumi.ResourceOptions(parent=self, protect=args.keep_data),
         )
         url = pulumi.Output.secret(
             pulumi.Output.all(instance.address, instance.port, password.result).apply(

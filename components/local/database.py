@@ -81,8 +81,12 @@ class Database(pulumi.ComponentResource):
                 docker.VolumeLabelArgs(label=key, value=value)
                 for key, value in sorted(args.labels.items())
             ],
-            # `make down` keeps the data; wiping it is a deliberate `docker volume rm`.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            # `make down` keeps the data; wiping it is a deliberate `docker volume rm`. Labels
+            # force a new volume, and Docker hands back the kept one with its old labels:
+            # without ignoring them every `up` would plan that replacement again.
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, ignore_changes=["labels"]
+            ),
         )
         image = pinned_image(f"{name}-postgres-image", POSTGRES_IMAGES[args.engine_version], self)
         environment = password.result.apply(

@@ -119,16 +119,20 @@ class ContainerServiceArgs:
     exit fails ``pulumi up`` and leaves the running app as it was. None - no migrations."""
 
 
-def migration_succeeded(exit_code: int | None, logs: str | None, command: Sequence[str]) -> bool:
+def migration_succeeded(
+    exit_code: int | None, logs: str | None, command: Sequence[str], urn: str = ""
+) -> bool:
     """True when the migration container exited 0; otherwise the update stops with its exit
-    code and output (pulumi-docker records both but does not fail on them)."""
+    code, its output and how to run it again (pulumi-docker records the exit code in the state
+    but does not fail on it, so an unchanged image would not rerun a failed migration)."""
     if exit_code == 0:
         return True
     if exit_code is None and pulumi.runtime.is_dry_run():
         return False  # previews do not run it
     raise pulumi.RunError(
         f"migrations failed: `{' '.join(command)}` exited with {exit_code}; the app container "
-        f"was left as it was. Output:\n{logs or '(none)'}"
+        "was left as it was. A fixed migration in a new image runs on the next `make up`; to "
+        f"rerun the same image: make up ARGS='--replace {urn}'. Output:\n{logs or '(none)'}"
     )
 
 
@@ -228,7 +232,7 @@ class ContainerService(pulumi.ComponentResource):
             init=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        succeeded = pulumi.Output.all(migrate.exit_code, migrate.container_logs).apply(
-            lambda v: migration_succeeded(v[0], v[1], command)
+        succeeded = pulumi.Output.all(migrate.exit_code, migrate.container_logs, migrate.urn).apply(
+            lambda v: migration_succeeded(v[0], v[1], command, v[2])
         )
         return pulumi.Output.all(envs, succeeded).apply(lambda v: v[0])
