@@ -37,7 +37,7 @@ from components.local import monitoring as local_monitoring
 from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
-from components.runtime import runtime_variables
+from components.runtime import cluster_environment, runtime_variables
 from settings import (
     ImageSettings,
     LocalSettings,
@@ -164,7 +164,6 @@ def local_service_args(
     labels: Mapping[str, str],
 ) -> local_service.ContainerServiceArgs:
     """``database_url``: the local database's DATABASE_URL (None - the app has none here)."""
-    with_database = database_url is not None
     return local_service.ContainerServiceArgs(
         image_ref=image_ref,
         network_name=network_name,
@@ -184,7 +183,7 @@ def local_service_args(
             host=local_service.PUBLIC_HOST,
             environment={
                 **service.environment,
-                **(database_environment(database) if with_database else {}),
+                **database_environment(database),
             },
         ),
         secrets={
@@ -194,6 +193,8 @@ def local_service_args(
             **({"DATABASE_URL": database_url} if database_url is not None else {}),
         },
         migrate_command=migrate_command(database),
+        replicas=local.replicas,
+        distribution_port=service.distribution_port,
         labels=labels,
     )
 
@@ -236,16 +237,6 @@ def load_balancer_args(
         public_subnet_ids=public_subnet_ids,
         tags=tags,
     )
-
-
-def cluster_environment(port: int, query: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
-    """What the app's dns_cluster and release need to connect its nodes (docs/clustering.md):
-    the name answering every task, long node names, and distribution on one port, no EPMD."""
-    return {
-        "DNS_CLUSTER_QUERY": query,
-        "RELEASE_DISTRIBUTION": "name",
-        "ERL_AFLAGS": f"-start_epmd false -erl_epmd_port {port}",
-    }
 
 
 def database_environment(database: DatabaseSettings) -> dict[str, str]:
@@ -381,7 +372,7 @@ def build_aws(settings: Settings) -> Outputs:
                     **service_settings.environment,
                     **database_environment(database),
                     **(
-                        cluster_environment(service_settings.distribution_port, discovery.query)
+                        cluster_environment(discovery.query, service_settings.distribution_port)
                         if discovery is not None
                         else {}
                     ),
@@ -588,7 +579,7 @@ def build_local(settings: Settings) -> Outputs:
         prefix,
         local_monitoring.MonitoringArgs(
             job_name=settings.app_name,
-            app_address=service.internal_address,
+            app_addresses=service.internal_addresses,
             network_name=network.network_name,
             metrics_path=settings.monitoring.metrics_path,
             prometheus_port=local.prometheus_port,

@@ -31,3 +31,13 @@ def runtime_variables(
         "PHX_HOST": host,
         "SHUTDOWN_DRAIN_MS": str(drain_ms),
     }
+
+
+def cluster_environment(query: Any, distribution_port: int) -> dict[str, Any]:
+    """What the app's dns_cluster and release need to connect its nodes (docs/clustering.md):
+    the DNS name answering every node, long node names, distribution on one port, no EPMD."""
+    return {
+        "DNS_CLUSTER_QUERY": query,
+        "RELEASE_DISTRIBUTION": "name",
+        "ERL_AFLAGS": f"-start_epmd false -erl_epmd_port {distribution_port}",
+    }

@@ -31,6 +31,8 @@ class LocalSettings:
     grafana_port: int
     database_port: int
     """Host port of the local PostgreSQL."""
+    replicas: int
+    """App containers (more than one: a cluster behind haproxy)."""
     memory_mb: int
     """Hard memory limit of the app container, MiB."""
     cpus: str
@@ -74,6 +76,7 @@ def read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings:
         # The BEAM alone needs ~100 MiB; a smaller hard limit only produces OOM kills.
         memory_mb=reader.integer("localMemoryMb", minimum=128, maximum=1_048_576),
         cpus=cpus,
+        replicas=reader.integer("localReplicas", minimum=1, maximum=10),
         log_max_size_mb=reader.integer("localLogMaxSizeMb", minimum=1, maximum=1024),
         log_max_files=reader.integer("localLogMaxFiles", minimum=1, maximum=100),
         grafana_admin_password=reader.secret("grafanaAdminPassword"),

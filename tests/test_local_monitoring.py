@@ -22,7 +22,7 @@ from tests.promql_support import run_promtool
 def test_local_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        local_prometheus_config("elixir-app", "elixir-app-local-app:4000", "/metrics")
+        local_prometheus_config("elixir-app", ["elixir-app-local-app:4000"], "/metrics")
     )
     checked = run_promtool("check", "config", config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -30,7 +30,7 @@ def test_local_prometheus_config_passes_promtool(tmp_path: Path) -> None:
 
 def test_promtool_would_catch_a_broken_config(tmp_path: Path) -> None:
     """The check above can fail: promtool rejects a timeout longer than the interval."""
-    document = yaml.safe_load(local_prometheus_config("elixir-app", "app:4000", "/metrics"))
+    document = yaml.safe_load(local_prometheus_config("elixir-app", ["app:4000"], "/metrics"))
     document["scrape_configs"][0]["scrape_timeout"] = "1m"
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(document))
@@ -40,7 +40,7 @@ def test_promtool_would_catch_a_broken_config(tmp_path: Path) -> None:
 
 def test_local_prometheus_config_scrapes_the_app_and_itself() -> None:
     document = yaml.safe_load(
-        local_prometheus_config("elixir-app", "app-container:4000", "/internal/metrics")
+        local_prometheus_config("elixir-app", ["app-container:4000"], "/internal/metrics")
     )
     jobs = {job["job_name"]: job for job in document["scrape_configs"]}
     targets = {name: job["static_configs"][0]["targets"] for name, job in jobs.items()}
@@ -64,7 +64,7 @@ def test_component_wires_prometheus_into_grafana_on_the_network() -> None:
                 "mon",
                 MonitoringArgs(
                     job_name="elixir-app",
-                    app_address=pulumi.Output.from_input("mon-app:4000"),
+                    app_addresses=pulumi.Output.from_input(["mon-app:4000"]),
                     network_name="mon-net",
                     metrics_path="/internal/metrics",
                     prometheus_port=9191,

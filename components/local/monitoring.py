@@ -16,7 +16,7 @@ when the container is replaced.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -49,9 +49,11 @@ GRAFANA_ADMIN_USER = "admin"
 GRAFANA_PASSWORD_LENGTH = 24
 
 
-def local_prometheus_config(job_name: str, app_address: str, metrics_path: str) -> str:
+def local_prometheus_config(job_name: str, app_addresses: Sequence[str], metrics_path: str) -> str:
     """``prometheus.yml`` for the local target: the app's shared scrape job plus Prometheus."""
-    target = ScrapeTarget(job_name=job_name, targets=(app_address,), metrics_path=metrics_path)
+    target = ScrapeTarget(
+        job_name=job_name, targets=tuple(app_addresses), metrics_path=metrics_path
+    )
     return render_yaml(
         prometheus_config([target], self_scrape_target=f"localhost:{PROMETHEUS_PORT}")
     )
@@ -87,8 +89,8 @@ def wget_health_check(url: str) -> docker.ContainerHealthcheckArgs:
 class MonitoringArgs:
     job_name: str
     """Prometheus ``job`` label of the app's series (the dashboard's ``$job`` variable)."""
-    app_address: pulumi.Input[str]
-    """``<app container>:<port>`` on the private network."""
+    app_addresses: pulumi.Input[Sequence[str]]
+    """``<app container>:<port>`` of every replica on the private network."""
     network_name: pulumi.Input[str]
     """The stack's private network."""
     metrics_path: str
@@ -151,8 +153,8 @@ class Monitoring(pulumi.ComponentResource):
         data = named_volume(
             f"{name}-prometheus-data", args.labels, self, keep=args.retain_on_delete
         )
-        config = pulumi.Output.from_input(args.app_address).apply(
-            lambda address: local_prometheus_config(args.job_name, address, args.metrics_path)
+        config = pulumi.Output.from_input(args.app_addresses).apply(
+            lambda addresses: local_prometheus_config(args.job_name, addresses, args.metrics_path)
         )
         return docker.Container(
             f"{name}-prometheus",

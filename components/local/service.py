@@ -24,6 +24,8 @@ from components.local.containers import (
     pinned_image,
     stack_container,
 )
+from components.proxy_config import DnsServerTemplate, HealthCheck, haproxy_config
+from components.runtime import cluster_environment
 from components.urns import component_options
 
 PUBLIC_HOST = "localhost"
@@ -32,6 +34,8 @@ NETWORK_ALIAS = "app"
 HEALTH_CHECK_INTERVAL_SECONDS = 10
 HEALTH_CHECK_TIMEOUT_SECONDS = 3
 HEALTH_CHECK_RETRIES = 3
+PROXY_IMAGE = "haproxy:3.2.4"
+PROXY_CONFIG_FILE = "/usr/local/etc/haproxy/haproxy.cfg"
 # `pulumi up` waits this much longer than the grace period before declaring the app unhealthy.
 WAIT_MARGIN_SECONDS = 30
 
@@ -117,6 +121,12 @@ class ContainerServiceArgs:
     migrate_command: Sequence[str] | None = None
     """Run to completion with the new image before the app container is replaced; a non-zero
     exit fails ``pulumi up`` and leaves the running app as it was. None - no migrations."""
+    replicas: int = 1
+    """App containers. With more than one they share the network alias (Docker's DNS answers
+    it with every replica, as Cloud Map does on aws), form one Erlang cluster, and an haproxy
+    container publishes the port instead of the app."""
+    distribution_port: int = 4370
+    """Erlang distribution's one port between replicas (no EPMD)."""
 
 
 def migration_succeeded(
@@ -141,7 +151,9 @@ class ContainerService(pulumi.ComponentResource):
     """``http://localhost:<localAppPort>``."""
     container_name: pulumi.Output[str]
     internal_address: pulumi.Output[str]
-    """``<container name>:<container port>``: the app on the private network (scrape target)."""
+    """``<container name>:<container port>``: the (first) app on the private network."""
+    internal_addresses: pulumi.Output[list[str]]
+    """Every replica's ``<container name>:<container port>`` (Prometheus scrapes each)."""
 
     def __init__(
         self, name: str, args: ContainerServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -161,19 +173,67 @@ class ContainerService(pulumi.ComponentResource):
         image = pinned_image(f"{name}-app-image", args.image_ref, self)
         if args.migrate_command:
             envs = self._migrate_first(name, args, image, envs)
-        container = docker.Container(
-            f"{name}-app",
-            name=f"{name}-app",
+        replicated = args.replicas > 1
+        containers = [
+            self._app_container(
+                f"{name}-app" if index == 0 else f"{name}-app-{index + 1}",
+                args,
+                image,
+                envs,
+                replicated,
+            )
+            for index in range(args.replicas)
+        ]
+        if replicated:
+            self._create_proxy(name, args, containers)
+        container = containers[0]
+        self.url = pulumi.Output.from_input(f"http://{PUBLIC_HOST}:{args.host_port}")
+        self.container_name = container.name
+        port = args.container_port
+        self.internal_address = container.name.apply(
+            lambda container_name: f"{container_name}:{port}"
+        )
+        self.internal_addresses = pulumi.Output.all(*(c.name for c in containers)).apply(
+            lambda names: [f"{n}:{port}" for n in names]
+        )
+        self.register_outputs(
+            {
+                "url": self.url,
+                "container_name": self.container_name,
+                "internal_address": self.internal_address,
+                "internal_addresses": self.internal_addresses,
+            }
+        )
+
+    def _app_container(
+        self,
+        name: str,
+        args: ContainerServiceArgs,
+        image: docker.RemoteImage,
+        envs: pulumi.Output[list[str]],
+        replicated: bool,
+    ) -> docker.Container:
+        """One replica ``name`` (the first keeps the name, and the URN, of the single
+        container)."""
+        shared = stack_container(
+            network_name=args.network_name,
+            alias=NETWORK_ALIAS,
+            internal_port=args.container_port,
+            host_port=args.host_port,
+            bind_address=args.bind_address,
+            tags=args.labels,
+        )
+        if replicated:
+            # The proxy publishes the port; the replicas find each other by the alias.
+            shared["ports"] = []
+            cluster = env_list(cluster_environment(NETWORK_ALIAS, args.distribution_port))
+            envs = envs.apply(lambda entries: sorted([*entries, *cluster]))
+        return docker.Container(
+            name,
+            name=name,
             image=image.image_id,
             envs=envs,
-            **stack_container(
-                network_name=args.network_name,
-                alias=NETWORK_ALIAS,
-                internal_port=args.container_port,
-                host_port=args.host_port,
-                bind_address=args.bind_address,
-                tags=args.labels,
-            ),
+            **shared,
             healthcheck=health_check(
                 args.container_port,
                 args.health_check_path,
@@ -192,18 +252,35 @@ class ContainerService(pulumi.ComponentResource):
             init=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.url = pulumi.Output.from_input(f"http://{PUBLIC_HOST}:{args.host_port}")
-        self.container_name = container.name
-        port = args.container_port
-        self.internal_address = container.name.apply(
-            lambda container_name: f"{container_name}:{port}"
+
+    def _create_proxy(
+        self, name: str, args: ContainerServiceArgs, replicas: Sequence[docker.Container]
+    ) -> docker.Container:
+        """haproxy in front of the replicas, with the ALB's health checks; it resolves the
+        alias through Docker's DNS, so a replaced replica is picked up without a restart."""
+        image = pinned_image(f"{name}-proxy-image", PROXY_IMAGE, self)
+        config = haproxy_config(
+            bind_address="0.0.0.0",
+            bind_port=args.container_port,
+            servers=DnsServerTemplate(NETWORK_ALIAS, args.container_port, slots=args.replicas),
+            health_check=HealthCheck(path=args.health_check_path),
         )
-        self.register_outputs(
-            {
-                "url": self.url,
-                "container_name": self.container_name,
-                "internal_address": self.internal_address,
-            }
+        return docker.Container(
+            f"{name}-proxy",
+            name=f"{name}-proxy",
+            image=image.image_id,
+            uploads=[docker.ContainerUploadArgs(file=PROXY_CONFIG_FILE, content=config)],
+            **stack_container(
+                network_name=args.network_name,
+                alias="proxy",
+                internal_port=args.container_port,
+                host_port=args.host_port,
+                bind_address=args.bind_address,
+                tags=args.labels,
+            ),
+            stop_timeout=args.stop_timeout_seconds,
+            # The port changes hands only once every replica is healthy.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(replicas)),
         )
 
     def _migrate_first(
