@@ -463,36 +463,24 @@ REDIRECT_PORT = Doc(
     ),
 )
 
-ECS_NAME = Doc(
-    "up to 255 letters, numbers, underscores and hyphens",
-    "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html",
-    lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,255}", v) is not None,
-    Quote(
-        "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are "
-        "allowed.",
-        api=Api("ecs", "CreateServiceRequest", "serviceName"),
-    ),
+_ECS_NAME_SENTENCE = (
+    "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."
 )
-ECS_CLUSTER_NAME = Doc(
-    ECS_NAME.rule,
-    ECS_NAME.source,
-    ECS_NAME.accepts,
-    Quote(
-        "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are "
-        "allowed.",
-        api=Api("ecs", "CreateClusterRequest", "clusterName"),
-    ),
-)
-ECS_FAMILY = Doc(
-    ECS_NAME.rule,
-    ECS_NAME.source,
-    ECS_NAME.accepts,
-    Quote(
-        "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are "
-        "allowed.",
-        api=Api("ecs", "RegisterTaskDefinitionRequest", "family"),
-    ),
-)
+
+
+def _ecs_name(shape: str, member: str) -> Doc:
+    """ECS's name rule, quoted from the member's own documentation."""
+    return Doc(
+        "up to 255 letters, numbers, underscores and hyphens",
+        "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html",
+        lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,255}", v) is not None,
+        Quote(_ECS_NAME_SENTENCE, api=Api("ecs", shape, member)),
+    )
+
+
+ECS_NAME = _ecs_name("CreateServiceRequest", "serviceName")
+ECS_CLUSTER_NAME = _ecs_name("CreateClusterRequest", "clusterName")
+ECS_FAMILY = _ecs_name("RegisterTaskDefinitionRequest", "family")
 CONTAINER_INSIGHTS = Doc(
     "containerInsights: enhanced, enabled or disabled",
     "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ClusterSetting.html",
