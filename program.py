@@ -16,6 +16,7 @@ from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
 from components.aws.cluster import Cluster, ClusterArgs
 from components.aws.database import POSTGRES_PORT, Database, DatabaseArgs, alarm_thresholds
+from components.aws.deploy_events import DeployEvents, DeployEventsArgs
 from components.aws.discovery import ServiceDiscovery, ServiceDiscoveryArgs
 from components.aws.firewall import allow
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
@@ -83,6 +84,8 @@ def alarm_topic_args(monitoring: MonitoringSettings, tags: Mapping[str, str]) ->
         emails=monitoring.alarm_emails,
         webhooks=monitoring.alarm_webhooks,
         sqs_queue_arn=monitoring.alarm_sqs_queue_arn,
+        # Alarms; deployment events (EventBridge); Prometheus alerts when AMP is on.
+        publishers=("cloudwatch", "events", *(("aps",) if monitoring.managed_prometheus else ())),
         tags=tags,
     )
 
@@ -468,6 +471,12 @@ def build_aws(settings: Settings) -> Outputs:
             registry_arn=discovery.registry_arn if discovery is not None else None,
             enable_execute_command=service_settings.enable_execute_command,
             tags=tags,
+        ),
+    )
+    DeployEvents(
+        prefix,
+        DeployEventsArgs(
+            service_arn=service.service_arn, topic_arn=alarm_topic.topic_arn, tags=tags
         ),
     )
     monitoring = Monitoring(

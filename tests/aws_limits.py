@@ -900,6 +900,8 @@ SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 PROMETHEUS = "aws:amp/workspace:Workspace"
 DB_INSTANCE = "aws:rds/instance:Instance"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 DNS_NAMESPACE = "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
 DISCOVERY_SERVICE = "aws:servicediscovery/service:Service"
 DB_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
@@ -955,6 +957,7 @@ TAGS: dict[str, TagSpec] = {
     "amp": TagSpec("TagMap.key", "TagMap.value", "CreateWorkspaceRequest.tags"),
     "grafana": TagSpec("TagMap.key", "TagMap.value", "CreateWorkspaceRequest.tags"),
     "rds": TagSpec("Tag.Key", "Tag.Value"),
+    "events": TagSpec("Tag.Key", "Tag.Value"),
     "servicediscovery": TagSpec("Tag.Key", "Tag.Value", "CreateServiceRequest.Tags"),
 }
 
@@ -1389,6 +1392,18 @@ ROWS: list[Row] = [
         "finalSnapshotIdentifier": ("DeleteDBInstanceMessage.FinalDBSnapshotIdentifier",
                                     RDS_SNAPSHOT_IDENTIFIER),
     }),
+    *rows(EVENT_RULE, "events", {
+        "name": ("PutRuleRequest.Name", Autoname(64)),
+        "namePrefix": NAME_PREFIX,
+        "description": "PutRuleRequest.Description",
+        "eventPattern": "PutRuleRequest.EventPattern",
+        "state": "PutRuleRequest.State",
+    }),
+    *rows(EVENT_TARGET, "events", {
+        "rule": "PutTargetsRequest.Rule",
+        "arn": "Target.Arn",
+        "targetId": ("Target.Id", Autoname(64)),
+    }, tags=False),
     *rows(DNS_NAMESPACE, "servicediscovery", {
         "name": "CreatePrivateDnsNamespaceRequest.Name",
         "vpc": "CreatePrivateDnsNamespaceRequest.Vpc",

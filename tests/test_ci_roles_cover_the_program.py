@@ -24,6 +24,18 @@ from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
 CREATE_CALLS: dict[str, list[str]] = {
+    "aws:cloudwatch/eventRule:EventRule": [
+        "events:PutRule",
+        "events:DescribeRule",
+        "events:ListTagsForResource",
+        "events:TagResource",
+        "events:DeleteRule",
+    ],
+    "aws:cloudwatch/eventTarget:EventTarget": [
+        "events:PutTargets",
+        "events:ListTargetsByRule",
+        "events:RemoveTargets",
+    ],
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": [
         "servicediscovery:CreatePrivateDnsNamespace",
         "servicediscovery:GetOperation",

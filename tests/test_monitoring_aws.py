@@ -255,11 +255,27 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_can_use_and_only_alarms_publis
     assert sorted(cloudwatch[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
     policy = json.loads(prod.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
-    (statement,) = policy["Statement"]
-    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert statement["Action"] == "sns:Publish"
-    assert statement["Resource"] == topic.outputs["arn"]
-    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    # prod publishers: CloudWatch alarms, EventBridge (deploy events), managed Prometheus.
+    by_service = {s["Principal"]["Service"]: s for s in policy["Statement"]}
+    assert set(by_service) == {
+        "cloudwatch.amazonaws.com",
+        "events.amazonaws.com",
+        "aps.amazonaws.com",
+    }
+    sources = {
+        "cloudwatch.amazonaws.com": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*",
+        "events.amazonaws.com": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/*",
+        "aps.amazonaws.com": f"arn:aws:aps:{REGION}:{ACCOUNT}:workspace/*",
+    }
+    for service, statement in by_service.items():
+        assert statement["Action"] == "sns:Publish"
+        assert statement["Resource"] == topic.outputs["arn"]
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+        assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": sources[service]}
+    # Each publisher may use the topic's key, and only to publish.
+    for service in by_service:
+        (grant,) = [s for s in key_statements if s["Principal"] == {"Service": service}]
+        assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
 def test_deployments_roll_back_on_the_5xx_and_unhealthy_host_alarms(prod: Registered) -> None:
@@ -566,3 +582,21 @@ def test_docs_exist() -> None:
     text = docs.read_text()
     for key in ("alarmEmails", "alarmWebhooks", "alarmSqsQueueArn", "managedPrometheus"):
         assert key in text
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_deployments_completed_failed_or_rolled_back_reach_the_alarm_topic(stack: str) -> None:
+    run = stack_run(stack)
+    rule = run.one("aws:cloudwatch/eventRule:EventRule")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    service = web_service(run).one(SERVICE)
+    assert pattern == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [service.outputs["arn"]],
+        # A rollback (circuit breaker or alarm) is a failed deployment.
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"]},
+    }
+    target = run.one("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == run.outputs["alarmTopicArn"]
+    assert target.inputs["rule"] == rule.outputs["name"]

@@ -42,9 +42,22 @@ def subscriptions(
     ]
 
 
-def key_policy(account_id: str, partition: str) -> str:
-    """The account administers the key (as the default key policy does); CloudWatch may only
-    generate and decrypt data keys, which is what publishing to the encrypted topic takes."""
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+AMP_PRINCIPAL = "aps.amazonaws.com"
+PUBLISHERS: Mapping[str, tuple[str, str]] = {
+    # publisher -> (service principal, source ARN pattern after arn:<partition>:)
+    "cloudwatch": (CLOUDWATCH_PRINCIPAL, "cloudwatch:{region}:{account}:alarm:*"),
+    "events": (EVENTS_PRINCIPAL, "events:{region}:{account}:rule/*"),
+    "aps": (AMP_PRINCIPAL, "aps:{region}:{account}:workspace/*"),
+}
+"""Who may publish to the topic: CloudWatch alarms always; EventBridge rules (deploy events)
+and Amazon Managed Prometheus' alert manager when the stack uses them."""
+_SIDS = {"cloudwatch": "CloudWatchAlarms", "events": "EventBridgeRules", "aps": "PrometheusAlerts"}
+
+
+def key_policy(account_id: str, partition: str, publishers: Sequence[str] = ("cloudwatch",)) -> str:
+    """The account administers the key (as the default key policy does); each publisher may
+    only generate and decrypt data keys, which is what publishing to the encrypted topic takes."""
     return policy_document(
         [
             {
@@ -54,34 +67,45 @@ def key_policy(account_id: str, partition: str) -> str:
                 "Action": "kms:*",
                 "Resource": "*",
             },
-            {
-                "Sid": "CloudWatchAlarmsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-            },
+            *(
+                {
+                    "Sid": f"{_SIDS[publisher]}Publish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": PUBLISHERS[publisher][0]},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                }
+                for publisher in publishers
+            ),
         ]
     )
 
 
-def topic_policy(topic_arn: str, account_id: str, partition: str, region: str) -> str:
-    """Only CloudWatch alarms of this account and region may publish (confused deputy)."""
+def topic_policy(
+    topic_arn: str,
+    account_id: str,
+    partition: str,
+    region: str,
+    publishers: Sequence[str] = ("cloudwatch",),
+) -> str:
+    """Only this account's alarms (rules, workspaces) in this region may publish."""
     return policy_document(
         [
             {
-                "Sid": "CloudWatchAlarmsPublish",
+                "Sid": f"{_SIDS[publisher]}Publish",
                 "Effect": "Allow",
-                "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
+                "Principal": {"Service": PUBLISHERS[publisher][0]},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
                 "Condition": {
                     "ArnLike": {
-                        "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"
+                        "aws:SourceArn": f"arn:{partition}:"
+                        + PUBLISHERS[publisher][1].format(region=region, account=account_id)
                     },
                     "StringEquals": {"aws:SourceAccount": account_id},
                 },
             }
+            for publisher in publishers
         ]
     )
 
@@ -94,6 +118,8 @@ class AlarmTopicArgs:
     """https endpoints that confirm SNS subscriptions themselves (PagerDuty, Opsgenie)."""
     sqs_queue_arn: str | None = None
     """A standard SQS queue subscribed to the topic (its policy must admit the topic)."""
+    publishers: Sequence[str] = ("cloudwatch",)
+    """Services that publish: ``cloudwatch`` always, ``events`` (deploy events), ``aps``."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -122,7 +148,7 @@ class AlarmTopic(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=pulumi.Output.all(caller.account_id, partition.partition).apply(
-                lambda v: key_policy(v[0], v[1])
+                lambda v: key_policy(v[0], v[1], args.publishers)
             ),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
@@ -139,7 +165,7 @@ class AlarmTopic(pulumi.ComponentResource):
             arn=topic.arn,
             policy=pulumi.Output.all(
                 topic.arn, caller.account_id, partition.partition, region.region
-            ).apply(lambda v: topic_policy(v[0], v[1], v[2], v[3])),
+            ).apply(lambda v: topic_policy(v[0], v[1], v[2], v[3], args.publishers)),
             opts=pulumi.ResourceOptions(parent=topic),
         )
         for subscription in subscriptions(args.emails, args.webhooks, args.sqs_queue_arn):
