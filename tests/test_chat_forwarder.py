@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 
@@ -542,8 +542,12 @@ def test_unknown_flavour_is_a_counted_failure_not_a_crash(
 
 @pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    """A real Secrets Manager client whose answers are stubbed (botocore checks the requests)."""
-    client = boto3.client(
+    """A real Secrets Manager client whose answers are stubbed (botocore checks the requests).
+
+    botocore's, as boto3.client builds it in Lambda: the same client class, without relying on
+    boto3 being installed here.
+    """
+    client = botocore.session.get_session().create_client(
         "secretsmanager",
         region_name="eu-west-1",
         aws_access_key_id="testing",
