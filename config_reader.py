@@ -97,6 +97,18 @@ class ConfigReader:
         shown = "<secret>" if key in self._secret_keys else repr(value)
         self.problems.append(f"{self.namespace}:{key} = {shown}: {allowed}")
 
+    def secret_string(self, key: str, *, pattern: str, allowed: str) -> pulumi.Output[str] | None:
+        """A string that is a credential (e.g. a webhook URL with its token): never echoed in
+        a problem, refused unless set with ``--secret``, returned as a secret Output."""
+        plain = key not in self._secret_keys
+        self._secret_keys = self._secret_keys | {key}
+        value = self.optional_string(key, pattern=pattern, allowed=allowed)
+        if value is None:
+            return None
+        if plain and self.is_set(key):
+            self.problem(key, value, f"set it with `pulumi config set --secret {key} ...`")
+        return pulumi.Output.secret(value)
+
     def require(self, condition: bool, key: str, value: Any, allowed: str) -> None:
         """Records a cross-key rule's problem when ``condition`` is false."""
         if not condition:

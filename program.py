@@ -14,6 +14,7 @@ import pulumi_docker as docker
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
+from components.aws.chat import ChatForwarder, ChatForwarderArgs
 from components.aws.cluster import Cluster, ClusterArgs
 from components.aws.database import POSTGRES_PORT, Database, DatabaseArgs, alarm_thresholds
 from components.aws.deploy_events import DeployEvents, DeployEventsArgs
@@ -473,6 +474,20 @@ def build_aws(settings: Settings) -> Outputs:
             tags=tags,
         ),
     )
+    if monitoring_settings.chat_webhook_url is not None:
+        ChatForwarder(
+            prefix,
+            ChatForwarderArgs(
+                webhook_url=monitoring_settings.chat_webhook_url,
+                flavour=monitoring_settings.chat_flavour,
+                topic_arn=alarm_topic.topic_arn,
+                stack=settings.stack,
+                app=settings.app_name,
+                image_ref=image.image_ref,
+                log_retention_days=service_settings.log_retention_days,
+                tags=tags,
+            ),
+        )
     DeployEvents(
         prefix,
         DeployEventsArgs(

@@ -25,7 +25,7 @@ GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
 
 # Services the program hands its roles to: ECS tasks, and Managed Grafana (managedGrafana: true).
-PASS_ROLE_SERVICES = ("ecs-tasks.amazonaws.com", "grafana.amazonaws.com")
+PASS_ROLE_SERVICES = ("ecs-tasks.amazonaws.com", "grafana.amazonaws.com", "lambda.amazonaws.com")
 # Service-linked roles AWS creates on the first ECS service / load balancer of an account.
 SERVICE_LINKED_ROLES = (
     "ecs.amazonaws.com",
@@ -438,6 +438,14 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "route53:ChangeResourceRecordSets",
         "route53:GetChange",
         "route53:*HealthCheck",
+    ],
+    # The chat forwarder (chatWebhookUrl): one function, its invoke permission for SNS.
+    "Lambda": [
+        "lambda:*Function*",
+        "lambda:*Permission",
+        "lambda:GetPolicy",
+        "lambda:ListTags",
+        "lambda:*Resource",
     ],
     # Deployment events to the alarm topic (an EventBridge rule on the default bus).
     "EventBridge": [

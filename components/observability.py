@@ -260,11 +260,19 @@ def adot_collector_config(
                 "config": {"scrape_configs": [_escape_collector_dollars(scrape_config(target))]}
             }
         },
-        "processors": {"batch/metrics": {"timeout": "60s"}},
+        "processors": {
+            # Every task's collector scrapes localhost: without the task's identity on its
+            # series, all tasks would write the same series (one `up`, one instance), and
+            # per-task alerts (instance down, cluster partitioned) could never tell them apart.
+            "resourcedetection/ecs": {"detectors": ["env", "ecs"], "timeout": "2s"},
+            "batch/metrics": {"timeout": "60s"},
+        },
         "exporters": {
             "prometheusremotewrite": {
                 "endpoint": remote_write_url,
                 "auth": {"authenticator": "sigv4auth"},
+                # The detected task ARN, family, revision and zone become labels.
+                "resource_to_telemetry_conversion": {"enabled": True},
             }
         },
         "service": {
@@ -272,7 +280,7 @@ def adot_collector_config(
             "pipelines": {
                 "metrics": {
                     "receivers": ["prometheus"],
-                    "processors": ["batch/metrics"],
+                    "processors": ["resourcedetection/ecs", "batch/metrics"],
                     "exporters": ["prometheusremotewrite"],
                 }
             },

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
 
 from config_reader import ConfigReader
 from settings.common import (
@@ -58,6 +61,10 @@ class MonitoringSettings:
     """How often the collector scrapes the app."""
     collector_image: str
     """The ADOT collector sidecar's image: a version tag or a digest, never a moving tag."""
+    chat_webhook_url: pulumi.Output[str] | None
+    """A chat tool's incoming webhook (secret) that alarms, alerts and deployments go to."""
+    chat_flavour: ChatFlavour
+    """Which chat tool the webhook belongs to (the message format)."""
 
 
 def _email_problem(value: str) -> str | None:
@@ -74,6 +81,10 @@ def _webhook_problem(value: str) -> str | None:
             "(docs/monitoring.md)"
         )
     return None
+
+
+ChatFlavour = Literal["slack", "teams", "discord", "googlechat"]
+CHAT_FLAVOURS: tuple[ChatFlavour, ...] = ("slack", "teams", "discord", "googlechat")
 
 
 def read_monitoring(reader: ConfigReader) -> MonitoringSettings:
@@ -125,4 +136,14 @@ def read_monitoring(reader: ConfigReader) -> MonitoringSettings:
             pattern=PINNED_IMAGE,
             allowed="an image pinned to a version tag (repo:v1.2.3) or a digest (repo@sha256:...)",
         ),
+        chat_webhook_url=reader.secret_string(
+            "chatWebhookUrl",
+            pattern=HTTPS_URL_PATTERN,
+            allowed="the chat tool's incoming webhook, an https:// URL",
+        ),
+        chat_flavour=_flavour(reader.string("chatFlavour", choices=CHAT_FLAVOURS)),
     )
+
+
+def _flavour(value: str) -> ChatFlavour:
+    return value if value in CHAT_FLAVOURS else "slack"  # type: ignore[return-value]

@@ -33,6 +33,7 @@ import importlib
 import inspect
 import ipaddress
 import json
+import keyword
 import re
 import types
 import typing
@@ -900,6 +901,8 @@ SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 PROMETHEUS = "aws:amp/workspace:Workspace"
 DB_INSTANCE = "aws:rds/instance:Instance"
+FUNCTION = "aws:lambda/function:Function"
+FUNCTION_PERMISSION = "aws:lambda/permission:Permission"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 DNS_NAMESPACE = "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
@@ -958,6 +961,7 @@ TAGS: dict[str, TagSpec] = {
     "grafana": TagSpec("TagMap.key", "TagMap.value", "CreateWorkspaceRequest.tags"),
     "rds": TagSpec("Tag.Key", "Tag.Value"),
     "events": TagSpec("Tag.Key", "Tag.Value"),
+    "lambda": TagSpec("Tags.key", "Tags.value"),
     "servicediscovery": TagSpec("Tag.Key", "Tag.Value", "CreateServiceRequest.Tags"),
 }
 
@@ -1041,6 +1045,15 @@ RDS_POSTGRES_FAMILY = Doc(
     RDS_PARAMETER_GROUP,
     lambda v: isinstance(v, str) and re.fullmatch(r"postgres(1[0-9]|[2-9][0-9])", v) is not None,
 )
+
+
+LAMBDA_DOCS = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
+LAMBDA_NAME = Doc(
+    "a function name alone is at most 64 letters, digits, hyphens or underscores",
+    LAMBDA_DOCS,
+    lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", v) is not None,
+)
+LAMBDA_TIMEOUT = Doc("1-900 seconds", LAMBDA_DOCS, lambda v: _is_integer(v) and 1 <= v <= 900)
 
 
 def _api(service: str, ref: str) -> Api:
@@ -1392,6 +1405,30 @@ ROWS: list[Row] = [
         "finalSnapshotIdentifier": ("DeleteDBInstanceMessage.FinalDBSnapshotIdentifier",
                                     RDS_SNAPSHOT_IDENTIFIER),
     }),
+    *rows(FUNCTION, "lambda", {
+        "name": ("CreateFunctionRequest.FunctionName", LAMBDA_NAME, Autoname(64)),
+        "description": "CreateFunctionRequest.Description",
+        "runtime": "CreateFunctionRequest.Runtime",
+        "handler": "CreateFunctionRequest.Handler",
+        "role": "CreateFunctionRequest.Role",
+        "timeout": ("CreateFunctionRequest.Timeout", LAMBDA_TIMEOUT),
+        "memorySize": "CreateFunctionRequest.MemorySize",
+        "code": Note("a zip archive the provider uploads (ZipFile, 50 MB zipped)"),
+        "environment": Note("its variables below"),
+        "environment.variables": Note("each key and value below; 4 KB in all"),
+        "environment.variables.*key": "lambda:EnvironmentVariables.key",
+        "environment.variables.*value": "lambda:EnvironmentVariables.value",
+        "loggingConfig": Note("its fields below"),
+        "loggingConfig.logFormat": "LoggingConfig.LogFormat",
+        "loggingConfig.logGroup": "LoggingConfig.LogGroup",
+    }),
+    *rows(FUNCTION_PERMISSION, "lambda", {
+        "action": "AddPermissionRequest.Action",
+        "function": "AddPermissionRequest.FunctionName",
+        "principal": "AddPermissionRequest.Principal",
+        "sourceArn": "AddPermissionRequest.SourceArn",
+        "statementId": ("AddPermissionRequest.StatementId", Autoname(100)),
+    }, tags=False),
     *rows(EVENT_RULE, "events", {
         "name": ("PutRuleRequest.Name", Autoname(64)),
         "namePrefix": NAME_PREFIX,
@@ -1857,6 +1894,8 @@ def pulumi_resource_class(token: str) -> type:
     """The pulumi-aws class of a type token (``aws:lb/targetGroup:TargetGroup``)."""
     package, module_and_file, class_name = token.split(":")
     module = module_and_file.split("/")[0]
+    # Python keywords get a trailing underscore in the SDK (``lambda`` -> ``lambda_``).
+    module = f"{module}_" if keyword.iskeyword(module) else module
     imported = importlib.import_module(
         f"pulumi_{package}" if module == "index" else f"pulumi_{package}.{module}"
     )

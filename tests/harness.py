@@ -151,19 +151,23 @@ def run_stack(
     remove: Iterable[str] = (),
     *,
     preview: bool = False,
+    secrets: Mapping[str, Any] | None = None,
 ) -> Registered:
     """Runs the program for ``stack`` in a subprocess with its stack file's config.
 
     ``overrides`` are extra project keys (bare names), ``remove`` keys dropped from the file;
-    ``preview`` runs it the way ``pulumi preview`` does.
+    ``secrets`` are keys set with ``pulumi config set --secret``; ``preview`` runs it the way
+    ``pulumi preview`` does.
     """
     config = stack_file_config(stack)
     for key in remove:
         config.pop(f"{PROJECT}:{key}", None)
     config |= {f"{PROJECT}:{k}": v for k, v in (overrides or {}).items()}
+    config |= {f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()}
+    secret_keys = [f"{PROJECT}:{k}" for k in (secrets or {})]
     completed = subprocess.run(
         [sys.executable, "-m", "tests.run_program", stack, *(["--preview"] if preview else [])],
-        input=json.dumps(config),
+        input=json.dumps({"config": config, "secret_keys": secret_keys}),
         capture_output=True,
         text=True,
         cwd=PROJECT_DIR,

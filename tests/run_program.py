@@ -1,8 +1,9 @@
 """Runs ``__main__.py`` for one stack under the mocks; prints one JSON line with the result.
 
-Usage: ``python -m tests.run_program <stack> [--preview]`` with the stack's full config (JSON) on
-stdin. ``--preview`` runs it as ``pulumi preview`` would (unknown outputs stay unknown, and the
-image build returns what pulumi-docker returns in a preview: a local image id, nothing pushed).
+Usage: ``python -m tests.run_program <stack> [--preview]`` with ``{"config": <the stack's full
+config>, "secret_keys": [...]}`` (JSON) on stdin. ``--preview`` runs it as ``pulumi preview``
+would (unknown outputs stay unknown, and the image build returns what pulumi-docker returns in
+a preview: a local image id, nothing pushed).
 Used by :func:`tests.harness.run_stack`, one fresh interpreter per run.
 """
 
@@ -20,11 +21,15 @@ from tests.harness import PROJECT, PROJECT_DIR
 from tests.mocks import AwsLikeMocks, RecordingMonitor, unwrap
 
 
-def main(stack: str, config: dict[str, Any], preview: bool = False) -> dict[str, Any]:
+def main(
+    stack: str, config: dict[str, Any], secret_keys: list[str], preview: bool = False
+) -> dict[str, Any]:
     mocks = AwsLikeMocks(preview=preview)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    pulumi.runtime.set_all_config({key: cli_value(value) for key, value in config.items()}, [])
+    pulumi.runtime.set_all_config(
+        {key: cli_value(value) for key, value in config.items()}, secret_keys
+    )
     outputs: dict[str, Any] = {}
     secret_outputs: list[str] = []
     error: str | None = None
@@ -57,5 +62,11 @@ def main(stack: str, config: dict[str, Any], preview: bool = False) -> dict[str,
 
 
 if __name__ == "__main__":
-    result = main(sys.argv[1], json.load(sys.stdin), preview="--preview" in sys.argv[2:])
+    request = json.load(sys.stdin)
+    result = main(
+        sys.argv[1],
+        request["config"],
+        request["secret_keys"],
+        preview="--preview" in sys.argv[2:],
+    )
     print(json.dumps(result, default=str))

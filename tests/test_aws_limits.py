@@ -71,13 +71,18 @@ OPTION_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
+OPTION_SECRETS: dict[str, dict[str, Any]] = {
+    "prod with every option on": {
+        "chatWebhookUrl": "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX"
+    },
+}
 _OPTION_RESULTS: dict[str, Registered] = {}
 
 
 def option_run(label: str) -> Registered:
     if label not in _OPTION_RESULTS:
         stack, overrides = OPTION_RUNS[label]
-        _OPTION_RESULTS[label] = run_stack(stack, overrides)
+        _OPTION_RESULTS[label] = run_stack(stack, overrides, secrets=OPTION_SECRETS.get(label))
         assert _OPTION_RESULTS[label].error is None, _OPTION_RESULTS[label].error
     return _OPTION_RESULTS[label]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import keyword
 import re
 from typing import Any
 
@@ -310,7 +311,8 @@ def test_dev_is_cheap() -> None:
 def _taggable(token: str) -> bool:
     module_path, type_name = token.split(":")[1].split("/")[0], token.split(":")[2]
     package = importlib.import_module(f"pulumi_{token.split(':')[0]}")
-    module = getattr(package, module_path) if module_path != "index" else package
+    attribute = f"{module_path}_" if keyword.iskeyword(module_path) else module_path
+    module = getattr(package, attribute) if module_path != "index" else package
     cls = getattr(module, type_name)
     return "tags" in inspect.signature(cls._internal_init).parameters
 

@@ -517,10 +517,12 @@ def test_iam_is_scoped_to_the_stacks_own_roles_and_never_the_ci_roles(default_ru
                 assert not allows(document, action, arn), (stack, purpose, arn)
         pass_role = [s for s in statements(document) if "iam:PassRole" in as_list(s["Action"])]
         for statement in pass_role:
-            # ECS tasks, and Managed Grafana's workspace role (managedGrafana: true).
+            # ECS tasks, Managed Grafana's workspace role (managedGrafana: true) and the chat
+            # forwarder's function role (chatWebhookUrl).
             assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == [
                 "ecs-tasks.amazonaws.com",
                 "grafana.amazonaws.com",
+                "lambda.amazonaws.com",
             ]
 
 

@@ -24,6 +24,21 @@ from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
 CREATE_CALLS: dict[str, list[str]] = {
+    "aws:lambda/function:Function": [
+        "lambda:CreateFunction",
+        "lambda:GetFunction",
+        "lambda:GetFunctionCodeSigningConfig",
+        "lambda:ListVersionsByFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:TagResource",
+        "lambda:DeleteFunction",
+    ],
+    "aws:lambda/permission:Permission": [
+        "lambda:AddPermission",
+        "lambda:GetPolicy",
+        "lambda:RemovePermission",
+    ],
     "aws:cloudwatch/eventRule:EventRule": [
         "events:PutRule",
         "events:DescribeRule",
@@ -312,3 +327,25 @@ def test_deploy_role_can_hand_the_grafana_role_to_managed_grafana() -> None:
         arn = f"arn:aws:iam::{ACCOUNT}:role/{role.outputs['name']}"
         context = {"iam:PassedToService": "grafana.amazonaws.com"}
         assert allowed(policy, "iam:PassRole", arn, context)
+
+
+def test_deploy_role_may_create_the_chat_forwarder() -> None:
+    run = run_stack(
+        "dev", secrets={"chatWebhookUrl": "https://hooks.slack.com/services/T0/B0/XXXX"}
+    )
+    assert run.error is None, run.error
+    policy = deploy_policy(scope("dev"))
+    missing = [
+        f"{resource_type}: {action}"
+        for resource_type in sorted({r.type for r in run.custom() if r.type.startswith("aws:")})
+        for action in CREATE_CALLS[resource_type]
+        if not allowed(policy, action, *call_target(resource_type, action, run, "dev"))
+    ]
+    assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
+    (function_role,) = [
+        r
+        for r in run.of_type("aws:iam/role:Role")
+        if "lambda.amazonaws.com" in r.inputs["assumeRolePolicy"]
+    ]
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{function_role.outputs['name']}"
+    assert allowed(policy, "iam:PassRole", arn, {"iam:PassedToService": "lambda.amazonaws.com"})

@@ -595,7 +595,13 @@ def test_deployments_completed_failed_or_rolled_back_reach_the_alarm_topic(stack
         "detail-type": ["ECS Deployment State Change"],
         "resources": [service.outputs["arn"]],
         # A rollback (circuit breaker or alarm) is a failed deployment.
-        "detail": {"eventName": ["SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"]},
+        "detail": {
+            "eventName": [
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "SERVICE_DEPLOYMENT_COMPLETED",
+                "SERVICE_DEPLOYMENT_FAILED",
+            ]
+        },
     }
     target = run.one("aws:cloudwatch/eventTarget:EventTarget")
     assert target.inputs["arn"] == run.outputs["alarmTopicArn"]

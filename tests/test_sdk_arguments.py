@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 import re
 from functools import cache
 
@@ -43,6 +44,7 @@ def sdk_arguments(token: str) -> frozenset[str]:
     """Argument names of the SDK class registering ``token`` (``aws:ecs/service:Service``)."""
     package, module_path, class_name = re.fullmatch(r"(\w+):([\w/]+):(\w+)", token).groups()  # type: ignore[union-attr]
     module = module_path.split("/")[0]
+    module = f"{module}_" if keyword.iskeyword(module) else module  # lambda -> lambda_
     sdk = importlib.import_module(
         f"pulumi_{package}" if module == "index" else f"pulumi_{package}.{_snake(module)}"
     )

@@ -1,7 +1,8 @@
 """DeployEvents (aws): the service's deployments, told on the alarm topic.
 
 Creates an EventBridge rule matching ECS "Deployment State Change" events of this stack's
-service — completed, failed (a circuit-breaker or alarm rollback is a failed deployment) — and
+service — in progress (a rollback starts as one, which is how the forwarder tells one), completed,
+failed (a circuit-breaker or alarm rollback is a failed deployment) — and
 a target publishing them to the stack's alarm topic, so whatever listens there (e-mail, the
 chat forwarder, a pager) hears "deployed" and "rolled back", not only the ECS console.
 """
@@ -15,7 +16,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-DEPLOYMENT_EVENTS = ("SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED")
+DEPLOYMENT_EVENTS = (
+    "SERVICE_DEPLOYMENT_IN_PROGRESS",
+    "SERVICE_DEPLOYMENT_COMPLETED",
+    "SERVICE_DEPLOYMENT_FAILED",
+)
 
 
 def event_pattern(service_arn: str) -> str:
@@ -50,7 +55,7 @@ class DeployEvents(pulumi.ComponentResource):
         super().__init__("elixir-devops:aws:DeployEvents", name, None, opts)
         rule = aws.cloudwatch.EventRule(
             f"{name}-deployments",
-            description="Deployments of the app service: completed, failed or rolled back",
+            description="Deployments of the app service: started, completed, failed, rolled back",
             event_pattern=pulumi.Output.from_input(args.service_arn).apply(event_pattern),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
