@@ -92,9 +92,13 @@ def alarm_topic_args(monitoring: MonitoringSettings, tags: Mapping[str, str]) ->
 
 
 def managed_prometheus_args(
-    monitoring: MonitoringSettings, container_port: int, tags: Mapping[str, str]
+    monitoring: MonitoringSettings,
+    container_port: int,
+    tags: Mapping[str, str],
+    alert_topic_arn: pulumi.Input[str] | None = None,
 ) -> ManagedPrometheusArgs:
     return ManagedPrometheusArgs(
+        alert_topic_arn=alert_topic_arn,
         container_port=container_port,
         metrics_path=monitoring.metrics_path,
         scrape_interval_seconds=monitoring.metrics_scrape_interval_seconds,
@@ -298,7 +302,12 @@ def build_aws(settings: Settings) -> Outputs:
     prometheus = (
         ManagedPrometheus(
             prefix,
-            managed_prometheus_args(monitoring_settings, service_settings.container_port, tags),
+            managed_prometheus_args(
+                monitoring_settings,
+                service_settings.container_port,
+                tags,
+                alert_topic_arn=alarm_topic.topic_arn,
+            ),
         )
         if monitoring_settings.managed_prometheus
         else None
@@ -609,6 +618,9 @@ def build_local(settings: Settings) -> Outputs:
             prometheus_port=local.prometheus_port,
             grafana_port=local.grafana_port,
             bind_address=local.bind_address,
+            alertmanager_port=local.alertmanager_port,
+            chat_flavour=settings.monitoring.chat_flavour,
+            chat_webhook_url=settings.monitoring.chat_webhook_url,
             grafana_admin_password=local.grafana_admin_password,
             labels=labels,
             retain_on_delete=settings.retain_on_delete,
@@ -621,6 +633,7 @@ def build_local(settings: Settings) -> Outputs:
         "repositoryUrl": registry.repository_url,
         "image": image.image_ref,
         "prometheusUrl": monitoring.prometheus_url,
+        "alertmanagerUrl": monitoring.alertmanager_url,
         "grafanaUrl": monitoring.grafana_url,
         "grafanaAdminPassword": monitoring.grafana_admin_password,
         "networkName": network.network_name,
@@ -628,6 +641,7 @@ def build_local(settings: Settings) -> Outputs:
         "registryContainerName": registry.container_name,
         "prometheusContainerName": monitoring.prometheus_container_name,
         "grafanaContainerName": monitoring.grafana_container_name,
+        "alertmanagerContainerName": monitoring.alertmanager_container_name,
         **(
             {
                 "databaseContainerName": local_db.container_name,

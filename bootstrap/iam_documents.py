@@ -406,6 +406,8 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "aps:CreateWorkspace",
         "aps:DeleteWorkspace",
         "aps:UpdateWorkspaceAlias",
+        "aps:*RuleGroupsNamespace",
+        "aps:*AlertManagerDefinition",
         "aps:CreateLoggingConfiguration",
         "aps:UpdateLoggingConfiguration",
         "aps:DeleteLoggingConfiguration",

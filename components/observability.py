@@ -160,6 +160,7 @@ def prometheus_config(
     rule_files: Sequence[str] = (),
     remote_write: Sequence[Mapping[str, Any]] = (),
     self_scrape_target: str | None = "localhost:9090",
+    alertmanagers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A complete ``prometheus.yml`` document for the local target.
 
@@ -186,6 +187,10 @@ def prometheus_config(
     }
     if rule_files:
         document["rule_files"] = list(rule_files)
+    if alertmanagers:
+        document["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+        }
     document["scrape_configs"] = [scrape_config(job) for job in jobs]
     if remote_write:
         document["remote_write"] = [copy.deepcopy(dict(entry)) for entry in remote_write]
@@ -294,8 +299,12 @@ def grafana_datasource_provisioning(
     uid: str = "prometheus",
     name: str = "Prometheus",
     sigv4_region: str | None = None,
+    alertmanager_url: str | None = None,
 ) -> dict[str, Any]:
     """Grafana datasource provisioning file (``provisioning/datasources/*.yaml``).
+
+    ``alertmanager_url`` adds an Alertmanager data source, so Grafana's alerting page shows the
+    alerts Prometheus fires.
 
     The dashboard's ``datasource`` variable defaults to ``uid``. ``sigv4_region`` turns on SigV4
     signing with the default AWS credential chain, needed when the URL is an AMP workspace.
@@ -317,7 +326,20 @@ def grafana_datasource_provisioning(
             "sigV4AuthType": "default",
             "sigV4Region": sigv4_region,
         }
-    return {"apiVersion": 1, "datasources": [datasource]}
+    datasources = [datasource]
+    if alertmanager_url is not None:
+        datasources.append(
+            {
+                "name": "Alertmanager",
+                "type": "alertmanager",
+                "uid": "alertmanager",
+                "access": "proxy",
+                "url": alertmanager_url,
+                "editable": False,
+                "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+            }
+        )
+    return {"apiVersion": 1, "datasources": datasources}
 
 
 def grafana_dashboard_provider(path: str, *, name: str = "elixir-app") -> dict[str, Any]:

@@ -14,6 +14,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+# amtool checks the rendered Alertmanager configurations.
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -227,6 +227,20 @@ def pulumi_commands(
     return [select, [*command, *extra]]
 
 
+def alert_notice(stack: str, project_dir: Path = PROJECT_DIR) -> str | None:
+    """After a local ``up``: where alerts are when no chat webhook delivers them."""
+    document = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = document.get("config") or {}
+    if f"{PROJECT}:chatWebhookUrl" in config:
+        return None
+    port = config.get(f"{PROJECT}:localAlertmanagerPort", 9093)
+    return (
+        f"Alerts: http://localhost:{port} (Alertmanager) and Grafana's alerting page show them; "
+        "nothing is sent anywhere. To get them in Slack, Teams or Discord: "
+        f"pulumi config set --secret chatWebhookUrl <incoming webhook> --stack {stack}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Run Pulumi for a stack after checking prerequisites.",
@@ -272,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if index == 0 and provider is None and args.action != "outputs":
                 print(create_stack_hint(args.stack), file=sys.stderr)
             return code
+    if target == "local" and args.action == "up" and (notice := alert_notice(args.stack)):
+        print(notice, file=sys.stderr)
     return 0
 
 

@@ -154,6 +154,18 @@ def load(
                 "DATABASE_URL",
                 "set by the stack's own PostgreSQL; use database: external for your own",
             )
+    monitoring = settings.monitoring
+    if (
+        target == "local"
+        and monitoring.chat_webhook_url
+        and monitoring.chat_flavour == "googlechat"
+    ):
+        reader.problem(
+            "chatFlavour",
+            "googlechat",
+            "the local Alertmanager has no Google Chat receiver: slack, teams or discord here "
+            "(aws stacks post to Google Chat through the forwarder)",
+        )
     if target == "aws" and settings.local.secrets:
         reader.problem(
             "localSecrets",

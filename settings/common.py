@@ -121,6 +121,7 @@ LOCAL_PORT_KEYS = (
     "localPrometheusPort",
     "localGrafanaPort",
     "localDatabasePort",
+    "localAlertmanagerPort",
 )
 # A decimal number of CPUs, like `docker run --cpus` takes (e.g. 1, 0.5, 2.25).
 CPUS_PATTERN = r"[0-9]{1,3}(\.[0-9]{1,3})?"

@@ -31,6 +31,8 @@ class LocalSettings:
     grafana_port: int
     database_port: int
     """Host port of the local PostgreSQL."""
+    alertmanager_port: int
+    """Host port of the local Alertmanager."""
     replicas: int
     """App containers (more than one: a cluster behind haproxy)."""
     memory_mb: int
@@ -73,6 +75,7 @@ def read_local(reader: ConfigReader, service: ServiceSettings) -> LocalSettings:
         prometheus_port=ports["localPrometheusPort"],
         grafana_port=ports["localGrafanaPort"],
         database_port=ports["localDatabasePort"],
+        alertmanager_port=ports["localAlertmanagerPort"],
         # The BEAM alone needs ~100 MiB; a smaller hard limit only produces OOM kills.
         memory_mb=reader.integer("localMemoryMb", minimum=128, maximum=1_048_576),
         cpus=cpus,

@@ -901,6 +901,8 @@ SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 PROMETHEUS = "aws:amp/workspace:Workspace"
 DB_INSTANCE = "aws:rds/instance:Instance"
+RULE_GROUPS = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
+ALERT_MANAGER = "aws:amp/alertManagerDefinition:AlertManagerDefinition"
 FUNCTION = "aws:lambda/function:Function"
 FUNCTION_PERMISSION = "aws:lambda/permission:Permission"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
@@ -1047,6 +1049,12 @@ RDS_POSTGRES_FAMILY = Doc(
 )
 
 
+AMP_QUOTAS = "https://docs.aws.amazon.com/prometheus/latest/userguide/AMP_quotas.html"
+AMP_DEFINITION_SIZE = Doc(
+    "a rule groups namespace or alert manager definition file of at most 1 MB",
+    AMP_QUOTAS,
+    lambda v: isinstance(v, str) and len(v.encode()) <= 1_000_000,
+)
 LAMBDA_DOCS = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
 LAMBDA_NAME = Doc(
     "a function name alone is at most 64 letters, digits, hyphens or underscores",
@@ -1428,6 +1436,15 @@ ROWS: list[Row] = [
         "principal": "AddPermissionRequest.Principal",
         "sourceArn": "AddPermissionRequest.SourceArn",
         "statementId": ("AddPermissionRequest.StatementId", Autoname(100)),
+    }, tags=False),
+    *rows(RULE_GROUPS, "amp", {
+        "name": "CreateRuleGroupsNamespaceRequest.name",
+        "workspaceId": "CreateRuleGroupsNamespaceRequest.workspaceId",
+        "data": ("CreateRuleGroupsNamespaceRequest.data", AMP_DEFINITION_SIZE),
+    }),
+    *rows(ALERT_MANAGER, "amp", {
+        "workspaceId": "CreateAlertManagerDefinitionRequest.workspaceId",
+        "definition": ("CreateAlertManagerDefinitionRequest.data", AMP_DEFINITION_SIZE),
     }, tags=False),
     *rows(EVENT_RULE, "events", {
         "name": ("PutRuleRequest.Name", Autoname(64)),

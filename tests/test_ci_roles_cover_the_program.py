@@ -24,6 +24,18 @@ from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
 CREATE_CALLS: dict[str, list[str]] = {
+    "aws:amp/ruleGroupNamespace:RuleGroupNamespace": [
+        "aps:CreateRuleGroupsNamespace",
+        "aps:DescribeRuleGroupsNamespace",
+        "aps:PutRuleGroupsNamespace",
+        "aps:DeleteRuleGroupsNamespace",
+    ],
+    "aws:amp/alertManagerDefinition:AlertManagerDefinition": [
+        "aps:CreateAlertManagerDefinition",
+        "aps:DescribeAlertManagerDefinition",
+        "aps:PutAlertManagerDefinition",
+        "aps:DeleteAlertManagerDefinition",
+    ],
     "aws:lambda/function:Function": [
         "lambda:CreateFunction",
         "lambda:GetFunction",

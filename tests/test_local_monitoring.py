@@ -7,8 +7,10 @@ from pathlib import Path
 import pulumi
 import yaml
 
+from components.alert_rules import rule_group_yaml
 from components.local.monitoring import (
     GRAFANA_DASHBOARD_FILE,
+    PROMETHEUS_RULES_FILE,
     Monitoring,
     MonitoringArgs,
     grafana_environment,
@@ -20,12 +22,19 @@ from tests.promql_support import run_promtool
 
 
 def test_local_prometheus_config_passes_promtool(tmp_path: Path) -> None:
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
+    """The config as the container reads it, its rule file where the container has it."""
+    document = yaml.safe_load(
         local_prometheus_config("elixir-app", ["elixir-app-local-app:4000"], "/metrics")
     )
+    assert document["rule_files"] == [PROMETHEUS_RULES_FILE]
+    rules = tmp_path / "elixir-app.yml"
+    rules.write_text(rule_group_yaml())
+    document["rule_files"] = [str(rules)]
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump(document))
     checked = run_promtool("check", "config", config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 9 rules found" in checked.stdout + checked.stderr
 
 
 def test_promtool_would_catch_a_broken_config(tmp_path: Path) -> None:

@@ -67,8 +67,10 @@ def test_the_proxy_publishes_the_port_on_loopback_and_health_checks_every_replic
 
 def test_prometheus_scrapes_every_replica(replicated: Registered) -> None:
     prometheus = _containers(replicated)["prometheus"]
-    (upload,) = prometheus.inputs["uploads"]
-    document = yaml.safe_load(upload["content"])
+    (config,) = [
+        u["content"] for u in prometheus.inputs["uploads"] if u["file"].endswith("prometheus.yml")
+    ]
+    document = yaml.safe_load(config)
     (app_job,) = [job for job in document["scrape_configs"] if job["job_name"] == "elixir-app"]
     assert app_job["static_configs"][0]["targets"] == [
         "elixir-app-local-app:4000",

@@ -57,7 +57,7 @@ def test_app_is_published_on_loopback_port_4000(stack: Registered) -> None:
 
 def test_every_published_port_is_loopback_only(stack: Registered) -> None:
     published = [(c.name, p) for c in stack.of_type(CONTAINER) for p in c.inputs.get("ports", [])]
-    assert len(published) == 5  # registry, app, Prometheus, Grafana, PostgreSQL
+    assert len(published) == 6  # registry, app, Prometheus, Alertmanager, Grafana, PostgreSQL
     for name, port in published:
         assert port["ip"] == "127.0.0.1", f"{name} publishes {port} beyond loopback"
 
@@ -98,7 +98,7 @@ def test_third_party_images_are_pinned(stack: Registered) -> None:
     names = sorted(
         r.inputs["name"] for r in stack.of_type(REMOTE_IMAGE) if "@sha256:" not in r.inputs["name"]
     )
-    assert len(names) == 4
+    assert len(names) == 5
     for name in names:
         # PostgreSQL's patch releases have two numbers (17.6); the suffix pins the Debian base.
         pinned = r"[a-z/]+:(v?\d+\.\d+\.\d+|\d+\.\d+-[a-z]+)"

@@ -231,3 +231,14 @@ def test_a_stack_file_secrets_provider_wins_over_the_environment(tmp_path: Path)
     assert wrapper.secrets_provider("dev", "aws", env, tmp_path) == "awskms:///from-env"
     assert wrapper.secrets_provider("dev", "aws", {}, tmp_path) is None
     assert wrapper.secrets_provider("local", "local", {}, tmp_path) == "passphrase"
+
+
+def test_a_local_up_without_a_chat_webhook_says_where_the_alerts_are(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.local.yaml").write_text("config:\n  elixir-devops:target: local\n")
+    notice = wrapper.alert_notice("local", tmp_path)
+    assert notice is not None and "http://localhost:9093" in notice
+    assert "pulumi config set --secret chatWebhookUrl" in notice
+    (tmp_path / "Pulumi.local.yaml").write_text(
+        "config:\n  elixir-devops:chatWebhookUrl:\n    secure: v1:abc\n"
+    )
+    assert wrapper.alert_notice("local", tmp_path) is None

@@ -17,6 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.alert_rules import rule_group_yaml
+from components.alertmanager import amp_alertmanager_definition
 from components.aws.iam import policy_document
 from components.observability import ScrapeTarget, adot_collector_config, render_yaml
 from components.urns import component_options
@@ -121,6 +123,8 @@ class ManagedPrometheusArgs:
     """The ADOT collector's image, pinned (version tag or digest)."""
     grafana: bool = False
     """Add an Amazon Managed Grafana workspace that may query the Prometheus workspace."""
+    alert_topic_arn: pulumi.Input[str] | None = None
+    """Load the app's alerting rules and send what fires to this SNS topic (None: no rules)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -169,6 +173,25 @@ class ManagedPrometheus(pulumi.ComponentResource):
             )
         )
         self.task_role_statement = workspace.arn.apply(remote_write_statement)
+        if args.alert_topic_arn is not None:
+            # The same rule file the local Prometheus loads; what fires goes to the stack's
+            # topic (its policies admit aps.amazonaws.com of this account).
+            aws.amp.RuleGroupNamespace(
+                f"{name}-rules",
+                name="elixir-app",
+                workspace_id=workspace.id,
+                data=rule_group_yaml(),
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=workspace),
+            )
+            aws.amp.AlertManagerDefinition(
+                f"{name}-alerts",
+                workspace_id=workspace.id,
+                definition=pulumi.Output.all(args.alert_topic_arn, region.region).apply(
+                    lambda v: amp_alertmanager_definition(v[0], v[1])
+                ),
+                opts=pulumi.ResourceOptions(parent=workspace),
+            )
         self.grafana_endpoint = (
             self._create_grafana(name, workspace, tags) if args.grafana else None
         )

@@ -23,6 +23,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.alert_rules import rule_group_yaml
+from components.alertmanager import local_alertmanager_config, render
 from components.local.containers import env_list, named_volume, pinned_image, stack_container
 from components.observability import (
     ScrapeTarget,
@@ -36,7 +38,12 @@ from components.urns import component_options
 
 PROMETHEUS_IMAGE = "prom/prometheus:v2.54.1"
 GRAFANA_IMAGE = "grafana/grafana:11.2.2"
+ALERTMANAGER_IMAGE = "prom/alertmanager:v0.28.1"
 PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+ALERTMANAGER_CONFIG_FILE = "/etc/alertmanager/alertmanager.yml"
+"""Where the image's default command reads its config."""
+PROMETHEUS_RULES_FILE = "/etc/prometheus/rules/elixir-app.yml"
 GRAFANA_PORT = 3000
 PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml"
 """Where the image's default command reads its config."""
@@ -50,12 +57,18 @@ GRAFANA_PASSWORD_LENGTH = 24
 
 
 def local_prometheus_config(job_name: str, app_addresses: Sequence[str], metrics_path: str) -> str:
-    """``prometheus.yml`` for the local target: the app's shared scrape job plus Prometheus."""
+    """``prometheus.yml`` for the local target: the app's shared scrape job plus Prometheus, the
+    app's alerting rules, and the stack's Alertmanager."""
     target = ScrapeTarget(
         job_name=job_name, targets=tuple(app_addresses), metrics_path=metrics_path
     )
     return render_yaml(
-        prometheus_config([target], self_scrape_target=f"localhost:{PROMETHEUS_PORT}")
+        prometheus_config(
+            [target],
+            self_scrape_target=f"localhost:{PROMETHEUS_PORT}",
+            rule_files=[PROMETHEUS_RULES_FILE],
+            alertmanagers=[f"alertmanager:{ALERTMANAGER_PORT}"],
+        )
     )
 
 
@@ -101,6 +114,12 @@ class MonitoringArgs:
     """Published host port of Grafana."""
     bind_address: str
     """Host address the Prometheus and Grafana ports are published on."""
+    alertmanager_port: int = ALERTMANAGER_PORT
+    """Published host port of Alertmanager."""
+    chat_flavour: str = "slack"
+    """Which chat tool the webhook belongs to (slack, teams, discord)."""
+    chat_webhook_url: pulumi.Input[str] | None = None
+    """Secret: where alerts go; None - they are only shown (Alertmanager UI, Grafana)."""
     grafana_admin_password: pulumi.Input[str] | None = None
     """Secret; None - generate one."""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -116,6 +135,8 @@ class Monitoring(pulumi.ComponentResource):
     grafana_container_name: pulumi.Output[str]
     grafana_admin_password: pulumi.Output[str]
     """Secret: the configured or the generated admin password."""
+    alertmanager_url: pulumi.Output[str]
+    alertmanager_container_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -128,8 +149,13 @@ class Monitoring(pulumi.ComponentResource):
         )
         self._name = name
         self._args = args
+        alertmanager = self._create_alertmanager()
         prometheus = self._create_prometheus()
         grafana = self._create_grafana(prometheus)
+        self.alertmanager_url = pulumi.Output.from_input(
+            f"http://localhost:{args.alertmanager_port}"
+        )
+        self.alertmanager_container_name = alertmanager.name
         self.prometheus_url = pulumi.Output.from_input(f"http://localhost:{args.prometheus_port}")
         self.grafana_url = pulumi.Output.from_input(f"http://localhost:{args.grafana_port}")
         self.prometheus_container_name = prometheus.name
@@ -141,6 +167,8 @@ class Monitoring(pulumi.ComponentResource):
                 "prometheus_container_name": self.prometheus_container_name,
                 "grafana_container_name": self.grafana_container_name,
                 "grafana_admin_password": self.grafana_admin_password,
+                "alertmanager_url": self.alertmanager_url,
+                "alertmanager_container_name": self.alertmanager_container_name,
             }
         )
 
@@ -160,7 +188,10 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-prometheus",
             name=f"{name}-prometheus",
             image=image.image_id,
-            uploads=[docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=config)],
+            uploads=[
+                docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=config),
+                docker.ContainerUploadArgs(file=PROMETHEUS_RULES_FILE, content=rule_group_yaml()),
+            ],
             volumes=[
                 docker.ContainerVolumeArgs(
                     volume_name=data.name, container_path=PROMETHEUS_DATA_PATH
@@ -175,6 +206,35 @@ class Monitoring(pulumi.ComponentResource):
                 tags=args.labels,
             ),
             healthcheck=wget_health_check(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready"),
+            opts=self._child(),
+        )
+
+    def _create_alertmanager(self) -> docker.Container:
+        """Routes the alerts to the chat webhook (a secret), or only shows them."""
+        name, args = self._name, self._args
+        image = pinned_image(f"{name}-alertmanager-image", ALERTMANAGER_IMAGE, self)
+        if args.chat_webhook_url is None:
+            config: pulumi.Input[str] = render(local_alertmanager_config(args.chat_flavour, None))
+        else:
+            config = pulumi.Output.secret(
+                pulumi.Output.from_input(args.chat_webhook_url).apply(
+                    lambda url: render(local_alertmanager_config(args.chat_flavour, url))
+                )
+            )
+        return docker.Container(
+            f"{name}-alertmanager",
+            name=f"{name}-alertmanager",
+            image=image.image_id,
+            uploads=[docker.ContainerUploadArgs(file=ALERTMANAGER_CONFIG_FILE, content=config)],
+            **stack_container(
+                network_name=args.network_name,
+                alias="alertmanager",
+                internal_port=ALERTMANAGER_PORT,
+                host_port=args.alertmanager_port,
+                bind_address=args.bind_address,
+                tags=args.labels,
+            ),
+            healthcheck=wget_health_check(f"http://127.0.0.1:{ALERTMANAGER_PORT}/-/ready"),
             opts=self._child(),
         )
 
@@ -194,7 +254,10 @@ class Monitoring(pulumi.ComponentResource):
         image = pinned_image(f"{name}-grafana-image", GRAFANA_IMAGE, self)
         datasource = prometheus.name.apply(
             lambda host: render_yaml(
-                grafana_datasource_provisioning(f"http://{host}:{PROMETHEUS_PORT}")
+                grafana_datasource_provisioning(
+                    f"http://{host}:{PROMETHEUS_PORT}",
+                    alertmanager_url=f"http://alertmanager:{ALERTMANAGER_PORT}",
+                )
             )
         )
         return docker.Container(
