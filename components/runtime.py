@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+WRITABLE_DIR = "/tmp"
+"""The only writable path of the app's container (an ephemeral volume or a tmpfs)."""
 DRAIN_MARGIN_SECONDS = 5
 """The BEAM finishes draining this long before the container's stop timeout kills it (the app
 reads ``SHUTDOWN_DRAIN_MS``)."""
@@ -30,6 +32,10 @@ def runtime_variables(
         "PHX_SERVER": "true",
         "PHX_HOST": host,
         "SHUTDOWN_DRAIN_MS": str(drain_ms),
+        # The root filesystem is read-only on both targets: the release's own tmp files and a
+        # crash dump go to /tmp, the one writable mount.
+        "RELEASE_TMP": WRITABLE_DIR,
+        "ERL_CRASH_DUMP": f"{WRITABLE_DIR}/erl_crash.dump",
     }
 
 

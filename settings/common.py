@@ -105,6 +105,8 @@ RESERVED_ENVIRONMENT = frozenset(
         "DNS_CLUSTER_QUERY",
         "RELEASE_DISTRIBUTION",
         "ERL_AFLAGS",
+        "RELEASE_TMP",
+        "ERL_CRASH_DUMP",
     }
 )
 # Names whose values are secrets by convention: refused in plain `environment` (the policy pack's

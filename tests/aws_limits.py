@@ -1231,6 +1231,8 @@ ROWS: list[Row] = [
         "taskRoleArn": "RegisterTaskDefinitionRequest.taskRoleArn",
         "executionRoleArn": "RegisterTaskDefinitionRequest.executionRoleArn",
         "containerDefinitions": CONTAINER_DEFINITIONS,
+        "volumes": "RegisterTaskDefinitionRequest.volumes",
+        "volumes[].name": "Volume.name",
         "skipDestroy": PROVIDER_ONLY,
         "trackLatest": PROVIDER_ONLY,
     }),

@@ -210,6 +210,9 @@ def test_the_stacks_settings_reach_the_app_container() -> None:
         "RELEASE_COOKIE": passwords["cfg-release-cookie"],
         "SECRET_KEY_BASE": passwords["cfg-secret-key-base"],
         "SHUTDOWN_DRAIN_MS": "40000",
+        # The root filesystem is read-only: the release's tmp files and a crash dump go to /tmp.
+        "RELEASE_TMP": "/tmp",
+        "ERL_CRASH_DUMP": "/tmp/erl_crash.dump",
     }
     assert migrate.inputs["command"] == ["/app/bin/migrate", "--verbose"]
     assert migrate.inputs["envs"] == container.inputs["envs"]

@@ -233,3 +233,15 @@ def test_invalid_local_settings_stop_before_any_resource(source: dict[str, str])
 def test_local_is_the_default_target() -> None:
     project = yaml.safe_load((Path(__file__).parent.parent / "Pulumi.yaml").read_text())
     assert project["config"]["target"]["default"] == "local"
+
+
+def test_the_app_and_its_migrations_run_with_a_read_only_root_and_a_tmpfs(
+    stack: Registered,
+) -> None:
+    for container in stack.of_type(CONTAINER):
+        if container.name.endswith(("-app", "-migrate")):
+            assert container.inputs["readOnly"] is True, container.urn
+            assert container.inputs["tmpfs"] == {"/tmp": "rw,nosuid,nodev,size=256m"}
+            env = env_map(container)
+            assert env["RELEASE_TMP"] == "/tmp"
+            assert env["ERL_CRASH_DUMP"] == "/tmp/erl_crash.dump"

@@ -24,6 +24,9 @@ def test_runtime_environment_gives_phoenix_what_it_needs_to_boot() -> None:
         "PHX_SERVER": "true",
         "PORT": "4000",
         "SHUTDOWN_DRAIN_MS": "40000",
+        # The root filesystem is read-only: the release's tmp files and a crash dump go to /tmp.
+        "RELEASE_TMP": "/tmp",
+        "ERL_CRASH_DUMP": "/tmp/erl_crash.dump",
     }
 
 

@@ -202,3 +202,14 @@ def test_ecs_exec_can_log_its_sessions_to_the_tasks_log_group() -> None:
         assert by_action[action] == f"{log_group.outputs['arn']}:*", action
     assert by_action["logs:DescribeLogGroups"] == "*"
     assert by_action["ssmmessages:OpenDataChannel"] == "*"
+
+
+def test_every_workload_runs_with_a_read_only_root_and_a_tmp_volume() -> None:
+    run = build_three_workloads()
+    for definition in run.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        assert definition.inputs["volumes"] == [{"name": "tmp"}], definition.urn
+        for container in json.loads(definition.inputs["containerDefinitions"]):
+            assert container["readonlyRootFilesystem"] is True, container["name"]
+            assert container["mountPoints"] == [
+                {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}
+            ]

@@ -28,6 +28,8 @@ from components.urns import LEGACY_SERVICE_TYPE, former_parent
 
 CONTAINER_NAME = "app"
 MIGRATE_CONTAINER_NAME = "migrate"
+TMP_VOLUME = "tmp"
+TMP_PATH = "/tmp"
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 
 _ECR_IMAGE = re.compile(
@@ -84,6 +86,10 @@ def container_definitions(
         "secrets": [{"name": name, "valueFrom": arn} for name, arn in sorted(secrets.items())],
         "stopTimeout": stop_timeout,
         "linuxParameters": {"initProcessEnabled": True},
+        # Nothing in the image can be changed at run time; the BEAM writes only to /tmp
+        # (RELEASE_TMP, ERL_CRASH_DUMP: components.runtime), an ephemeral task volume.
+        "readonlyRootFilesystem": True,
+        "mountPoints": [{"sourceVolume": TMP_VOLUME, "containerPath": TMP_PATH, "readOnly": False}],
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
@@ -105,7 +111,15 @@ def container_definitions(
         migrate = {
             key: value
             for key, value in app.items()
-            if key in ("image", "environment", "secrets", "linuxParameters")
+            if key
+            in (
+                "image",
+                "environment",
+                "secrets",
+                "linuxParameters",
+                "readonlyRootFilesystem",
+                "mountPoints",
+            )
         }
         migrate |= {
             "name": MIGRATE_CONTAINER_NAME,
@@ -400,6 +414,8 @@ class FargateTask(pulumi.ComponentResource):
             memory=str(args.memory),
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
+            # An ephemeral volume on the task's own storage: the only writable path.
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
             runtime_platform={
                 "cpu_architecture": args.cpu_architecture,
                 "operating_system_family": "LINUX",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import pulumi
 import pulumi_docker as docker
@@ -25,7 +26,7 @@ from components.local.containers import (
     stack_container,
 )
 from components.proxy_config import DnsServerTemplate, HealthCheck, haproxy_config
-from components.runtime import cluster_environment
+from components.runtime import WRITABLE_DIR, cluster_environment
 from components.urns import component_options
 
 PUBLIC_HOST = "localhost"
@@ -146,6 +147,17 @@ def migration_succeeded(
     )
 
 
+class ReadOnlyRoot(TypedDict):
+    read_only: bool
+    tmpfs: Mapping[str, str]
+
+
+def read_only_root() -> ReadOnlyRoot:
+    """As on Fargate: the image cannot be changed at run time, /tmp is the one writable path
+    (a tmpfs here; components.runtime points RELEASE_TMP and ERL_CRASH_DUMP at it)."""
+    return ReadOnlyRoot(read_only=True, tmpfs={WRITABLE_DIR: "rw,nosuid,nodev,size=256m"})
+
+
 class ContainerService(pulumi.ComponentResource):
     url: pulumi.Output[str]
     """``http://localhost:<localAppPort>``."""
@@ -250,6 +262,7 @@ class ContainerService(pulumi.ComponentResource):
             destroy_grace_seconds=args.stop_timeout_seconds,
             # An init process reaps zombies and forwards SIGTERM, as on Fargate.
             init=True,
+            **read_only_root(),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -307,6 +320,7 @@ class ContainerService(pulumi.ComponentResource):
             logs=True,
             restart="no",
             init=True,
+            **read_only_root(),
             opts=pulumi.ResourceOptions(parent=self),
         )
         succeeded = pulumi.Output.all(migrate.exit_code, migrate.container_logs, migrate.urn).apply(
