@@ -3,8 +3,10 @@
 Each policy encodes something this project's users rely on and that a refactor, a new
 component or a hand-written resource could silently break: tasks reachable only through the
 load balancer, deploys that roll back, images pinned by digest, secrets kept out of plain
-environment variables, registries and logs that do not grow forever, least-privilege IAM and,
-on the local target, ports published on loopback only.
+environment variables, app containers whose root filesystem is read-only, HTTPS that refuses
+TLS 1.0/1.1, load balancer access logs where the stack requires them, registries and logs that
+do not grow forever, least-privilege IAM and, on the local target, ports published on loopback
+only.
 
 Policies read ``args.props``: the resource's inputs with the engine's camelCase names (numbers
 arrive as floats). During a preview a value that depends on another resource's output may be
@@ -45,6 +47,10 @@ ECR_REPOSITORY = "aws:ecr/repository:Repository"
 ECR_LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+"""An ALB/NLB; ``aws.alb`` is the provider's older module for the same resource."""
+LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+LOAD_BALANCER, LISTENER = LOAD_BALANCERS[0], LISTENERS[0]
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
@@ -61,6 +67,24 @@ SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 LOOPBACK_HINT = "127.0.0.1"
+READ_ONLY_CONTAINERS = frozenset({"app", "migrate"})
+"""The app container and the migrate container that runs the same release before it serves."""
+TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
+"""Listener protocols that terminate TLS with an ELB security policy (ALB HTTPS, NLB TLS)."""
+MODERN_TLS_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)-[A-Za-z0-9-]+$")
+"""ELB security policies whose lowest protocol is TLS 1.2 or 1.3.
+
+AWS names a policy after the lowest version it accepts: ``TLS13-1-2-*`` (TLS 1.2 and 1.3:
+the recommended ``TLS13-1-2-2021-06``, ``-Res-``, ``-Ext0/1/2-``, ``-FIPS-`` and ``-PQ-``
+variants), ``TLS13-1-3-*`` (1.3 only), ``TLS-1-2-*`` and ``FS-1-2-*`` (1.2 only). Refused:
+``ELBSecurityPolicy-2016-08`` (the API's default when ``sslPolicy`` is unset) and
+``-2015-05``, ``TLS-1-0-*``, ``TLS-1-1-*``, ``FS-2018-06``, ``FS-1-1-*``, ``TLS13-1-0-*`` and
+``TLS13-1-1-*``, which all still accept TLS 1.0 or 1.1.
+"""
+API_DEFAULT_TLS_POLICY = "ELBSecurityPolicy-2016-08"
+RECOMMENDED_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ACCESS_LOGS_TAG = ("access-logs", "required")
+"""The tag (key, value) by which a stack (settings key albAccessLogs) requires access logs."""
 
 Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
 
@@ -321,6 +345,34 @@ ecs_no_plaintext_secrets = ResourceValidationPolicy(
     validate=_on(TASK_DEFINITION, _check_plain_secrets),
 )
 
+
+def _check_read_only_root(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for container in _containers(args):
+        name = container.get("name")
+        # ECS defaults "essential" to true: an essential container is the app under any name.
+        if name not in READ_ONLY_CONTAINERS and not bool(container.get("essential", True)):
+            continue
+        if container.get("readonlyRootFilesystem") is not True:
+            report_violation(
+                f"{_label(args)}: container '{name}' has a writable root filesystem "
+                f"(readonlyRootFilesystem={container.get('readonlyRootFilesystem')}), so "
+                "whoever gets code execution in the release can rewrite it. Set "
+                "readonlyRootFilesystem: true and give it a task volume mounted on /tmp for "
+                "what the BEAM writes at run time.",
+                args.urn,
+            )
+
+
+ecs_app_read_only_root_filesystem = ResourceValidationPolicy(
+    name="ecs-app-read-only-root-filesystem",
+    description=(
+        "The app container ('app', and any essential one) and the 'migrate' container set "
+        "readonlyRootFilesystem: true; non-essential sidecars (the metrics collector) may write."
+    ),
+    enforcement_level=MANDATORY,
+    validate=_on(TASK_DEFINITION, _check_read_only_root),
+)
+
 ecs_awslogs_driver = ResourceValidationPolicy(
     name="ecs-awslogs-driver",
     description="Every container logs to CloudWatch Logs with the awslogs driver.",
@@ -449,7 +501,70 @@ target_group_replaceable_and_quick = ResourceValidationPolicy(
 )
 
 
-# 7. IAM: no admin wildcards ------------------------------------------------------------------
+# 7. Load balancer: modern TLS, and access logs where the stack requires them ------------------
+
+
+def _check_listener_tls(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    protocol = str(args.props.get("protocol") or "").upper()
+    if protocol not in TLS_PROTOCOLS:
+        return
+    policy = args.props.get("sslPolicy")
+    if policy is not None and MODERN_TLS_POLICY.match(str(policy)):
+        return
+    shown = f"'{policy}'" if policy else f"no sslPolicy (AWS then applies {API_DEFAULT_TLS_POLICY})"
+    report_violation(
+        f"{_label(args)} ({protocol}) uses {shown}, which still accepts TLS 1.0/1.1. Set "
+        f"ssl_policy to a TLS 1.2+ policy such as '{RECOMMENDED_TLS_POLICY}' "
+        "(ELBSecurityPolicy-TLS13-1-2-*, -TLS13-1-3-*, -TLS-1-2-* or -FS-1-2-*).",
+        args.urn,
+    )
+
+
+lb_https_listener_modern_tls = ResourceValidationPolicy(
+    name="lb-https-listener-modern-tls",
+    description=(
+        "HTTPS (and TLS) listeners use an ELB security policy that refuses TLS 1.0 and 1.1 "
+        f"(recommended: {RECOMMENDED_TLS_POLICY})."
+    ),
+    enforcement_level=MANDATORY,
+    validate=_on(LISTENERS, _check_listener_tls),
+)
+
+
+def _check_access_logs(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    key, value = ACCESS_LOGS_TAG
+    tags = args.props.get("tags") or {}
+    if tags.get(key) != value:
+        args.not_applicable(f"access logs are required only of load balancers tagged {key}")
+    logs = args.props.get("accessLogs") or {}
+    enabled = logs.get("enabled") is True
+    try:
+        has_bucket = bool(logs.get("bucket"))
+    except UnknownValueError:
+        has_bucket = True  # the stack's own bucket, whose name is known once it exists
+    if not (enabled and has_bucket):
+        report_violation(
+            f"{_label(args)} is tagged {key}={value} but does not write access logs "
+            f"(accessLogs.enabled={logs.get('enabled')}, "
+            f"bucket={'set' if has_bucket else 'missing'}). Set access_logs="
+            "{'bucket': <the log bucket>, 'enabled': True, 'prefix': ...} "
+            "(settings key albAccessLogs).",
+            args.urn,
+        )
+
+
+lb_access_logs_when_required = ResourceValidationPolicy(
+    name="lb-access-logs-when-required",
+    description=(
+        f"A load balancer tagged {ACCESS_LOGS_TAG[0]}={ACCESS_LOGS_TAG[1]} (settings key "
+        "albAccessLogs) has accessLogs enabled with a bucket."
+    ),
+    enforcement_level=MANDATORY,
+    validate=_on(LOAD_BALANCERS, _check_access_logs),
+)
+
+
+# 8. IAM: no admin wildcards ------------------------------------------------------------------
 
 
 def _statements(document: Any) -> list[Mapping[str, Any]]:
@@ -511,7 +626,7 @@ iam_no_admin_wildcards = ResourceValidationPolicy(
 )
 
 
-# 8. Local target: nothing listens beyond loopback ---------------------------------------------
+# 9. Local target: nothing listens beyond loopback ---------------------------------------------
 
 
 def _is_loopback(address: Any) -> bool:
@@ -561,11 +676,14 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ecs_image_pinned_by_digest,
     ecs_sidecar_image_pinned_by_digest,
     ecs_no_plaintext_secrets,
+    ecs_app_read_only_root_filesystem,
     ecs_awslogs_driver,
     ecr_scan_on_push,
     ecr_lifecycle_policy,
     log_group_retention,
     target_group_replaceable_and_quick,
+    lb_https_listener_modern_tls,
+    lb_access_logs_when_required,
     iam_no_admin_wildcards,
     docker_ports_on_loopback,
 ]

@@ -159,12 +159,43 @@ def container(**overrides: Any) -> dict[str, Any]:
         "environment": [{"name": "PORT", "value": "4000"}],
         "secrets": [{"name": "SECRET_KEY_BASE", "valueFrom": "arn:aws:secretsmanager:x"}],
         "logConfiguration": {"logDriver": "awslogs", "options": {}},
+        "readonlyRootFilesystem": True,
         **overrides,
     }
 
 
+def writable(**overrides: Any) -> dict[str, Any]:
+    """A container that leaves ``readonlyRootFilesystem`` unset (ECS's default: writable)."""
+    definition = container(**overrides)
+    del definition["readonlyRootFilesystem"]
+    return definition
+
+
 def task_definition(*containers: dict[str, Any]) -> dict[str, Any]:
     return {"family": "app", "containerDefinitions": json.dumps(list(containers))}
+
+
+def https_listener(**overrides: Any) -> dict[str, Any]:
+    return {
+        "protocol": "HTTPS",
+        "port": 443.0,
+        "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+        "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "defaultActions": [{"type": "forward", "targetGroupArn": "arn:tg"}],
+        **overrides,
+    }
+
+
+def load_balancer(tags: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+    return {
+        "loadBalancerType": "application",
+        "tags": {"project": "elixir-devops", **(tags or {})},
+        **overrides,
+    }
+
+
+ACCESS_LOGS_REQUIRED = {"access-logs": "required"}
+ACCESS_LOGS = {"bucket": "elixir-app-prod-alb-logs", "enabled": True, "prefix": "alb"}
 
 
 def role_policy(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +291,36 @@ CASES: list[tuple[ResourceValidationPolicy, str, dict[str, Any], dict[str, Any],
         "sets SMTP_PASSWORD in plain 'environment'",
     ),
     (
+        g.ecs_app_read_only_root_filesystem,
+        g.TASK_DEFINITION,
+        # The collector sidecar keeps a writable filesystem; the migrate container may not.
+        task_definition(
+            container(),
+            container(name="migrate", essential=False, command=["bin/migrate"]),
+            writable(name="collector", essential=False, image=f"otel:v1{DIGEST}"),
+        ),
+        task_definition(
+            container(),
+            container(name="migrate", essential=False, readonlyRootFilesystem=False),
+            writable(name="collector", essential=False, image=f"otel:v1{DIGEST}"),
+        ),
+        "container 'migrate' has a writable root filesystem (readonlyRootFilesystem=False)",
+    ),
+    (
+        g.ecs_app_read_only_root_filesystem,
+        g.TASK_DEFINITION,
+        task_definition(container()),
+        task_definition(writable()),
+        "container 'app' has a writable root filesystem (readonlyRootFilesystem=None)",
+    ),
+    (
+        g.ecs_app_read_only_root_filesystem,
+        g.TASK_DEFINITION,
+        task_definition(container(), container(name="worker", essential=True)),
+        task_definition(container(), writable(name="worker")),  # essential by ECS's default
+        "container 'worker' has a writable root filesystem",
+    ),
+    (
         g.ecs_awslogs_driver,
         g.TASK_DEFINITION,
         task_definition(container()),
@@ -293,6 +354,35 @@ CASES: list[tuple[ResourceValidationPolicy, str, dict[str, Any], dict[str, Any],
         {"namePrefix": "app-", "deregistrationDelay": 120},
         {"namePrefix": "app-"},
         "deregistration delay unset (AWS default 300 s)",
+    ),
+    (
+        g.lb_https_listener_modern_tls,
+        g.LISTENER,
+        https_listener(),
+        https_listener(sslPolicy="ELBSecurityPolicy-2016-08"),
+        "(HTTPS) uses 'ELBSecurityPolicy-2016-08', which still accepts TLS 1.0/1.1",
+    ),
+    (
+        g.lb_https_listener_modern_tls,
+        g.LISTENER,
+        {"protocol": "HTTP", "port": 80.0, "defaultActions": [{"type": "redirect"}]},
+        {k: v for k, v in https_listener().items() if k != "sslPolicy"},
+        "uses no sslPolicy (AWS then applies ELBSecurityPolicy-2016-08)",
+    ),
+    (
+        g.lb_access_logs_when_required,
+        g.LOAD_BALANCER,
+        load_balancer(ACCESS_LOGS_REQUIRED, accessLogs=ACCESS_LOGS),
+        load_balancer(ACCESS_LOGS_REQUIRED, accessLogs={**ACCESS_LOGS, "enabled": False}),
+        "is tagged access-logs=required but does not write access logs "
+        "(accessLogs.enabled=False, bucket=set)",
+    ),
+    (
+        g.lb_access_logs_when_required,
+        g.LOAD_BALANCER,
+        load_balancer(),  # dev: no tag, logs may be off
+        load_balancer(ACCESS_LOGS_REQUIRED),
+        "(accessLogs.enabled=None, bucket=missing)",
     ),
     (
         g.iam_no_admin_wildcards,
@@ -379,10 +469,30 @@ def test_security_policies_are_mandatory_and_hygiene_ones_advisory() -> None:
         "log-group-retention",
         "target-group-replaceable-and-quick",
     }
+    mandatory = {
+        "no-world-open-ports",
+        "ecs-circuit-breaker-rollback",
+        "ecs-image-pinned-by-digest",
+        "ecs-no-plaintext-secrets",
+        "ecs-app-read-only-root-filesystem",
+        "ecr-scan-on-push",
+        "lb-https-listener-modern-tls",
+        "lb-access-logs-when-required",
+        "iam-no-admin-wildcards",
+        "docker-ports-on-loopback",
+    }
     assert {n for n, level in levels.items() if level == EnforcementLevel.ADVISORY} == advisory
-    assert all(
-        level == EnforcementLevel.MANDATORY for n, level in levels.items() if n not in advisory
-    )
+    assert {n for n, level in levels.items() if level == EnforcementLevel.MANDATORY} == mandatory
+
+
+def test_the_docs_table_lists_every_policy_in_order_with_its_level() -> None:
+    table = (PROJECT_DIR / "docs" / "policy.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \|.*\| (mandatory|advisory) \|$", table, re.MULTILINE)
+    levels: dict[EnforcementLevel | None, str] = {
+        EnforcementLevel.MANDATORY: "mandatory",
+        EnforcementLevel.ADVISORY: "advisory",
+    }
+    assert rows == [(p.name, levels.get(p.enforcement_level)) for p in g.ALL_POLICIES]
 
 
 def test_secret_names_are_matched_whole_not_by_substring() -> None:
@@ -413,6 +523,104 @@ def test_secret_names_are_matched_whole_not_by_substring() -> None:
     # settings.py refuses the same names up front, before any preview runs the pack.
     pattern = settings.common.SECRET_LIKE_NAME
     assert [n for n in flagged + allowed if re.fullmatch(pattern, n)] == flagged
+
+
+# From AWS's "Security policies for your Application/Network Load Balancer" pages: the name
+# carries the lowest TLS version a policy accepts.
+TLS_1_2_PLUS_POLICIES = [
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext0-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+    "ELBSecurityPolicy-FS-1-2-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+]
+TLS_1_0_OR_1_1_POLICIES = [
+    "ELBSecurityPolicy-2016-08",
+    "ELBSecurityPolicy-2015-05",
+    "ELBSecurityPolicy-TLS-1-0-2015-04",
+    "ELBSecurityPolicy-TLS-1-1-2017-01",
+    "ELBSecurityPolicy-FS-2018-06",
+    "ELBSecurityPolicy-FS-1-1-2019-08",
+    "ELBSecurityPolicy-TLS13-1-0-2021-06",
+    "ELBSecurityPolicy-TLS13-1-1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04",
+    "elbsecuritypolicy-tls13-1-2-2021-06",  # AWS's names are case-sensitive
+    "",
+]
+
+
+@pytest.mark.parametrize("ssl_policy", TLS_1_2_PLUS_POLICIES)
+def test_https_listeners_accept_every_tls_1_2_plus_policy(ssl_policy: str) -> None:
+    listener = resource_args(g.LISTENER, https_listener(sslPolicy=ssl_policy))
+    assert validate(g.lb_https_listener_modern_tls, listener) == []
+
+
+@pytest.mark.parametrize("ssl_policy", TLS_1_0_OR_1_1_POLICIES)
+def test_https_and_tls_listeners_refuse_policies_that_accept_tls_1_0_or_1_1(
+    ssl_policy: str,
+) -> None:
+    for token in g.LISTENERS:  # aws.lb and its older alias module aws.alb
+        for protocol in ("HTTPS", "TLS"):  # an ALB's HTTPS, an NLB's TLS
+            props = https_listener(protocol=protocol, sslPolicy=ssl_policy)
+            messages = validate(g.lb_https_listener_modern_tls, resource_args(token, props))
+            assert len(messages) == 1, (token, protocol, messages)
+            assert f"({protocol})" in messages[0] and "TLS 1.0/1.1" in messages[0]
+
+
+def test_the_projects_own_tls_policy_passes() -> None:
+    from components.aws.load_balancer import TLS_POLICY
+
+    listener = resource_args(g.LISTENER, https_listener(sslPolicy=TLS_POLICY))
+    assert validate(g.lb_https_listener_modern_tls, listener) == []
+
+
+def test_access_logs_are_checked_only_on_load_balancers_that_require_them() -> None:
+    off = {"bucket": "", "enabled": False}
+    for tags in ({}, {"access-logs": "optional"}, {"access_logs": "required"}):
+        args = resource_args(g.LOAD_BALANCER, load_balancer(tags, accessLogs=off))
+        assert validate(g.lb_access_logs_when_required, args) == [], tags
+    # A bucket named but logs left disabled is still no log at all.
+    args = resource_args(g.LOAD_BALANCER, load_balancer(ACCESS_LOGS_REQUIRED, accessLogs=off))
+    [message] = validate(g.lb_access_logs_when_required, args)
+    assert "(accessLogs.enabled=False, bucket=missing)" in message
+    # The older aws.alb module's load balancer is the same resource.
+    alias = resource_args(g.LOAD_BALANCERS[1], load_balancer(ACCESS_LOGS_REQUIRED))
+    assert len(validate(g.lb_access_logs_when_required, alias)) == 1
+
+
+def test_access_logs_to_a_bucket_created_in_the_same_preview_pass() -> None:
+    # The stack's own log bucket has no name before it exists: a bucket is still set.
+    logs = {**ACCESS_LOGS, "bucket": UNKNOWN_STRING_VALUE}
+    args = resource_args(g.LOAD_BALANCER, load_balancer(ACCESS_LOGS_REQUIRED, accessLogs=logs))
+    assert validate(g.lb_access_logs_when_required, args) == []
+    # Whether logging is on cannot be guessed: the engine reports "can't run during preview".
+    logs = {**ACCESS_LOGS, "enabled": UNKNOWN_STRING_VALUE}
+    args = resource_args(g.LOAD_BALANCER, load_balancer(ACCESS_LOGS_REQUIRED, accessLogs=logs))
+    with pytest.raises(UnknownValueError):
+        validate(g.lb_access_logs_when_required, args)
+
+
+def test_the_read_only_rule_reports_each_writable_app_container_once() -> None:
+    task = task_definition(
+        writable(),
+        writable(name="migrate", essential=False),
+        writable(name="collector", essential=False),
+    )
+    messages = validate(g.ecs_app_read_only_root_filesystem, resource_args(g.TASK_DEFINITION, task))
+    assert [m.split("container ")[1].split(" ")[0] for m in messages] == ["'app'", "'migrate'"]
+    assert all("task volume mounted on /tmp" in m for m in messages)
 
 
 def test_unknown_values_in_a_preview_surface_as_unknown_not_as_a_pass() -> None:
