@@ -17,12 +17,14 @@ a writable path:
   is `<release>/bin` under bin/server and bin/migrate (they `cd` there). On a read-only root the
   dump is lost unless ERL_CRASH_DUMP points to the mount.
 - `RELEASE_TMP` (default `<release>/tmp`): used by `daemon`/`daemon_iex` (pipes and logs) and by
-  releases built with `reboot_system_after_config: true` (a runtime sys.config copy per boot).
-  Not used by this release's `start`; the setting keeps apps that turn either on working.
+  releases built with `reboot_system_after_config: true` (a runtime sys.config copy per boot:
+  without a writable RELEASE_TMP such a release exits 1 before it serves). Not used by this
+  release's `start`; the setting keeps apps that turn the option on working.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -42,6 +44,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.app_release import (
     RELEASE_NAME,
+    ReleaseError,
     RunningRelease,
     build_release,
     free_port,
@@ -89,21 +92,48 @@ def _chmod_tree(root: Path, *, writable: bool) -> None:
             path.chmod(mode)
 
 
-@pytest.fixture(scope="module")
-def read_only_release() -> Iterator[Path]:
-    """A copy of the built release that everyone may read and run but nobody (non-root) write."""
+@contextlib.contextmanager
+def read_only_copy(*, reboot_after_config: bool = False) -> Iterator[Path]:
+    """A copy of the built release that everyone may read and run but nobody (non-root) write.
+
+    `reboot_after_config` flips the two sys.config flags `mix release` writes for
+    `reboot_system_after_config: true` (the start script then copies sys.config under
+    RELEASE_TMP at every boot, and the config provider reboots the VM with it)."""
     # Not under pytest's tmp_path: that is private to root, and the release runs as nobody.
     base = Path(tempfile.mkdtemp(prefix="elixir_app-readonly-"))
     root = base / "app"
     try:
         base.chmod(0o755)
         shutil.copytree(build_release(), root, symlinks=True)
+        if reboot_after_config:
+            sys_config = next(root.glob("releases/*/sys.config"))
+            text = sys_config.read_text()
+            flags = [
+                ("RUNTIME_CONFIG=false", "RUNTIME_CONFIG=true"),
+                ("reboot_system_after_config => false", "reboot_system_after_config => true"),
+            ]
+            for built, wanted in flags:
+                assert text.count(built) == 1, f"{built!r} not in {sys_config}"
+                text = text.replace(built, wanted)
+            sys_config.write_text(text)
         _chmod_tree(root, writable=False)
         yield root
     finally:
         if root.exists():
             _chmod_tree(root, writable=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def read_only_release() -> Iterator[Path]:
+    with read_only_copy() as root:
+        yield root
+
+
+@pytest.fixture(scope="module")
+def read_only_rebooting_release() -> Iterator[Path]:
+    with read_only_copy(reboot_after_config=True) as root:
+        yield root
 
 
 @pytest.fixture
@@ -276,4 +306,34 @@ def test_start_writes_nothing_so_release_tmp_may_stay_at_its_read_only_default(
         assert release.terminate() == 0, release.output()
     assert not (read_only_release / "tmp").exists()
     assert tree_state(read_only_release) == before
+    assert list(mounted_tmp.iterdir()) == []
+
+
+def test_a_release_that_reboots_after_config_writes_its_runtime_config_to_release_tmp(
+    read_only_rebooting_release: Path, mounted_tmp: Path
+) -> None:
+    root = read_only_rebooting_release
+    before = tree_state(root)
+    with start_read_only(root, mounted_env(mounted_tmp)) as release:
+        assert http_get(release.base_url + "/")[0] == 200, release.output()
+        assert release.terminate() == 0, release.output()
+    written = [path.name for path in mounted_tmp.iterdir()]
+    assert len(written) == 1 and written[0].endswith(".runtime.config"), written
+    assert written[0].startswith(f"{RELEASE_NAME}-")
+    assert tree_state(root) == before
+
+
+def test_without_release_tmp_a_release_that_reboots_after_config_cannot_start(
+    read_only_rebooting_release: Path, mounted_tmp: Path
+) -> None:
+    # Control for the test above: RELEASE_TMP on the mount is what lets such a release boot.
+    root = read_only_rebooting_release
+    with (
+        pytest.raises(ReleaseError) as failure,
+        start_read_only(root, mounted_env(mounted_tmp), unset=("RELEASE_TMP",)),
+    ):
+        pass
+    message = str(failure.value)
+    assert "release exited with 1 before /health answered" in message
+    assert f"Cannot start release because it could not write {root}/tmp/" in message
     assert list(mounted_tmp.iterdir()) == []
