@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -42,7 +43,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,13 +211,19 @@ def running_release(
     env: dict[str, str] | None = None,
     *,
     command: list[str] | None = None,
+    root: Path | None = None,
+    cwd: Path | None = None,
+    user: pwd.struct_passwd | None = None,
+    unset: Collection[str] = (),
 ) -> Iterator[RunningRelease]:
     """Start the release, wait for /health = 200, yield it; stop it and its group on exit.
 
     `command` is relative to the release root, `["bin/elixir_app", "start"]` by default
-    (`["bin/server"]` is what the Docker image runs).
+    (`["bin/server"]` is what the Docker image runs). `root` runs another copy of the built
+    release, from working directory `cwd`, as `user` (uid, gid, no supplementary groups);
+    `unset` drops variables from the environment after `env` is applied (e.g. `RELEASE_TMP`).
     """
-    root = build_release()
+    root = root or build_release()
     argv = command or ["bin/" + RELEASE_NAME, "start"]
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="elixir_app-release-") as tmp:
@@ -229,8 +236,12 @@ def running_release(
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=release_env(port, tmp_dir, env),
+                env={k: v for k, v in release_env(port, tmp_dir, env).items() if k not in unset},
+                cwd=cwd,
                 start_new_session=True,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                extra_groups=[] if user else None,
             )
         running = RunningRelease(port=port, process=process, log_path=log_path)
         try:
