@@ -54,8 +54,11 @@ from settings.database import INSTANCE_MEMORY_GIB, DatabaseSettings, max_connect
 Outputs = Mapping[str, pulumi.Input[object]]
 
 
-def network_args(network: NetworkSettings, tags: Mapping[str, str]) -> NetworkArgs:
+def network_args(
+    network: NetworkSettings, tags: Mapping[str, str], flow_log_retention_days: int = 30
+) -> NetworkArgs:
     return NetworkArgs(
+        flow_log_retention_days=flow_log_retention_days if network.flow_logs else None,
         vpc_cidr=network.vpc_cidr,
         availability_zones=network.availability_zones,
         nat_gateways=network.nat_gateways,
@@ -232,8 +235,11 @@ def load_balancer_args(
     vpc_id: pulumi.Input[str],
     public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
     tags: Mapping[str, str],
+    keep_access_logs: bool = False,
 ) -> LoadBalancerArgs:
     return LoadBalancerArgs(
+        access_log_retention_days=service.alb_access_log_retention_days,
+        keep_access_logs=keep_access_logs,
         container_port=service.container_port,
         health_check_path=service.health_check_path,
         deregistration_delay_seconds=service.deregistration_delay_seconds,
@@ -289,7 +295,10 @@ def build_aws(settings: Settings) -> Outputs:
     tags = settings.tags
     service_settings = settings.service
     monitoring_settings = settings.monitoring
-    network = Network(prefix, network_args(settings.network, tags))
+    network = Network(
+        prefix,
+        network_args(settings.network, tags, settings.service.log_retention_days),
+    )
     registry = ContainerRegistry(
         prefix, registry_args(settings.registry, tags, settings.retain_on_delete)
     )
@@ -314,7 +323,13 @@ def build_aws(settings: Settings) -> Outputs:
     )
     load_balancer = LoadBalancer(
         prefix,
-        load_balancer_args(service_settings, network.vpc_id, network.public_subnet_ids, tags),
+        load_balancer_args(
+            service_settings,
+            network.vpc_id,
+            network.public_subnet_ids,
+            tags,
+            keep_access_logs=settings.retain_on_delete,
+        ),
     )
     deployment_alarms = DeploymentAlarms(
         prefix,

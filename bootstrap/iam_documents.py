@@ -25,7 +25,12 @@ GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
 
 # Services the program hands its roles to: ECS tasks, and Managed Grafana (managedGrafana: true).
-PASS_ROLE_SERVICES = ("ecs-tasks.amazonaws.com", "grafana.amazonaws.com", "lambda.amazonaws.com")
+PASS_ROLE_SERVICES = (
+    "ecs-tasks.amazonaws.com",
+    "grafana.amazonaws.com",
+    "lambda.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
+)
 # Service-linked roles AWS creates on the first ECS service / load balancer of an account.
 SERVICE_LINKED_ROLES = (
     "ecs.amazonaws.com",
@@ -179,6 +184,7 @@ def _project_arns(scope: StackScope) -> dict[str, str]:
         "role": f"arn:{partition}:iam::{account}:role/{names}",
         "policy": f"arn:{partition}:iam::{account}:policy/{names}",
         "service-linked": f"arn:{partition}:iam::{account}:role/aws-service-role/*",
+        "bucket": f"arn:{partition}:s3:::{names}",
         "aws-managed": f"arn:{partition}:iam::aws:policy/",
     }
 
@@ -246,6 +252,32 @@ def _iam_statements(scope: StackScope) -> list[dict[str, Any]]:
             "Resource": arns["service-linked"],
             "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
         },
+        {
+            # The stack's own buckets only (albAccessLogs: <prefix>-<stack>-alb-logs-...), never
+            # the state bucket or anyone else's.
+            "Sid": "ProjectBuckets",
+            "Effect": "Allow",
+            "Action": [
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:ListBucket*",
+                "s3:GetBucket*",
+                "s3:PutBucketPolicy",
+                "s3:PutBucketTagging",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketOwnershipControls",
+                "s3:DeleteBucketPolicy",
+                # What the bucket policy could grant it anyway: granted, so no escalation path.
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:GetAccelerateConfiguration",
+                "s3:GetReplicationConfiguration",
+                "s3:*LifecycleConfiguration",
+                "s3:*EncryptionConfiguration",
+                "s3:DeleteObject*",
+            ],
+            "Resource": [arns["bucket"], f"{arns['bucket']}/*"],
+        },
     ]
 
 
@@ -307,27 +339,19 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
     ],
     "LoadBalancing": [
         "elasticloadbalancing:Describe*",
-        "elasticloadbalancing:CreateLoadBalancer",
-        "elasticloadbalancing:DeleteLoadBalancer",
-        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        "elasticloadbalancing:*LoadBalancer*",
         "elasticloadbalancing:SetSecurityGroups",
         "elasticloadbalancing:SetSubnets",
-        "elasticloadbalancing:CreateTargetGroup",
-        "elasticloadbalancing:DeleteTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroupAttributes",
-        "elasticloadbalancing:CreateListener",
-        "elasticloadbalancing:DeleteListener",
-        "elasticloadbalancing:ModifyListener",
-        "elasticloadbalancing:CreateRule",
-        "elasticloadbalancing:DeleteRule",
-        "elasticloadbalancing:ModifyRule",
-        "elasticloadbalancing:AddTags",
-        "elasticloadbalancing:RemoveTags",
+        "elasticloadbalancing:*TargetGroup*",
+        "elasticloadbalancing:*Listener",
+        "elasticloadbalancing:*Rule",
+        "elasticloadbalancing:*Tags",
     ],
     "Vpc": [
         "ec2:Describe*",
         "ec2:CreateVpc",
+        "ec2:CreateFlowLogs",
+        "ec2:DeleteFlowLogs",
         "ec2:DeleteVpc",
         "ec2:ModifyVpcAttribute",
         "ec2:CreateSubnet",
@@ -458,15 +482,10 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "events:*Resource",
     ],
     "SecretsManager": [
-        "secretsmanager:DescribeSecret",
+        "secretsmanager:*Secret",
         "secretsmanager:GetResourcePolicy",
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:CreateSecret",
-        "secretsmanager:DeleteSecret",
-        "secretsmanager:PutSecretValue",
-        "secretsmanager:UpdateSecret",
-        "secretsmanager:TagResource",
-        "secretsmanager:UntagResource",
+        "secretsmanager:*SecretValue",
+        "secretsmanager:*Resource",
     ],
 }
 

@@ -24,6 +24,8 @@ class NetworkSettings:
     existing_vpc_id: str | None
     existing_public_subnet_ids: tuple[str, ...]
     existing_private_subnet_ids: tuple[str, ...]
+    flow_logs: bool
+    """Record the new VPC's flow logs."""
 
 
 def read_network(reader: ConfigReader) -> NetworkSettings:
@@ -60,4 +62,5 @@ def read_network(reader: ConfigReader) -> NetworkSettings:
         existing_vpc_id=vpc_id,
         existing_public_subnet_ids=public,
         existing_private_subnet_ids=private,
+        flow_logs=reader.boolean("vpcFlowLogs"),
     )

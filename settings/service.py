@@ -56,6 +56,8 @@ class ServiceSettings:
     secret_kms_key_arns: tuple[str, ...]
     clustering: bool
     """Connect the app's nodes (Cloud Map name, distribution port between tasks)."""
+    alb_access_log_retention_days: int | None
+    """Keep the load balancer's access logs this long (None: no access logs)."""
     distribution_port: int
     """The one port Erlang distribution listens on (no EPMD)."""
     """Customer-managed KMS keys those secrets are encrypted with (the execution role may
@@ -135,6 +137,7 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         distribution_port,
         f"must differ from containerPort ({port})",
     )
+    access_log_days = reader.integer("albAccessLogRetentionDays", minimum=1, maximum=3650)
     fargate_spot = reader.boolean("fargateSpot")
     if fargate_spot and architecture == "arm64":
         reader.problem(
@@ -169,5 +172,6 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         secret_arns=MappingProxyType(secrets),
         secret_kms_key_arns=reader.string_list("secretsKmsKeyArns", item=kms_key_problem),
         clustering=reader.boolean("clustering"),
+        alb_access_log_retention_days=access_log_days if reader.boolean("albAccessLogs") else None,
         distribution_port=distribution_port,
     )

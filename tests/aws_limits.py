@@ -901,6 +901,15 @@ SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 PROMETHEUS = "aws:amp/workspace:Workspace"
 DB_INSTANCE = "aws:rds/instance:Instance"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_SSE = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 RULE_GROUPS = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
 ALERT_MANAGER = "aws:amp/alertManagerDefinition:AlertManagerDefinition"
 FUNCTION = "aws:lambda/function:Function"
@@ -964,6 +973,7 @@ TAGS: dict[str, TagSpec] = {
     "rds": TagSpec("Tag.Key", "Tag.Value"),
     "events": TagSpec("Tag.Key", "Tag.Value"),
     "lambda": TagSpec("Tags.key", "Tags.value"),
+    "s3": TagSpec("Tag.Key", "Tag.Value"),
     "servicediscovery": TagSpec("Tag.Key", "Tag.Value", "CreateServiceRequest.Tags"),
 }
 
@@ -1054,6 +1064,35 @@ AMP_DEFINITION_SIZE = Doc(
     "a rule groups namespace or alert manager definition file of at most 1 MB",
     AMP_QUOTAS,
     lambda v: isinstance(v, str) and len(v.encode()) <= 1_000_000,
+)
+S3_NAMES = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
+S3_BUCKET_PREFIX = Doc(
+    "a bucket name prefix: lowercase letters, digits, dots and hyphens, a letter or digit first, "
+    "at most 37 characters (the provider adds 26 to reach the 63-character name limit)",
+    S3_NAMES,
+    lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,36}", v) is not None,
+)
+S3_POLICY_SIZE = Doc(
+    "a bucket policy of at most 20 KB",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
+    lambda v: isinstance(v, str) and len(v.encode()) <= 20_480,
+)
+POSITIVE_DAYS = Doc(
+    "a positive whole number of days",
+    "https://docs.aws.amazon.com/AmazonS3/latest/API/API_LifecycleExpiration.html",
+    lambda v: _is_integer(v) and v >= 1,
+)
+FLOW_LOG_INTERVAL = Doc(
+    "60 or 600 seconds",
+    "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateFlowLogs.html",
+    _one_of(60, 600),
+)
+ALB_LOG_PREFIX = Doc(
+    "an access-log prefix without 'AWSLogs' and without a leading or trailing slash",
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html",
+    lambda v: (
+        isinstance(v, str) and "AWSLogs" not in v and not v.startswith("/") and not v.endswith("/")
+    ),
 )
 LAMBDA_DOCS = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
 LAMBDA_NAME = Doc(
@@ -1497,11 +1536,67 @@ ROWS: list[Row] = [
         "parameters[].applyMethod": "Parameter.ApplyMethod",
     }),
 
+    *rows(BUCKET, "s3", {
+        "bucketPrefix": ("CreateBucketRequest.Bucket", S3_BUCKET_PREFIX),
+        "forceDestroy": PROVIDER_ONLY,
+    }),
+    *rows(BUCKET_PAB, "s3", {
+        "bucket": "PutPublicAccessBlockRequest.Bucket",
+        "blockPublicAcls": BOOLEAN,
+        "blockPublicPolicy": BOOLEAN,
+        "ignorePublicAcls": BOOLEAN,
+        "restrictPublicBuckets": BOOLEAN,
+    }, tags=False),
+    *rows(BUCKET_OWNERSHIP, "s3", {
+        "bucket": "PutBucketOwnershipControlsRequest.Bucket",
+        "rule": Note("its field below"),
+        "rule.objectOwnership": "OwnershipControlsRule.ObjectOwnership",
+    }, tags=False),
+    *rows(BUCKET_SSE, "s3", {
+        "bucket": "PutBucketEncryptionRequest.Bucket",
+        "rules": Note("one rule; its fields below"),
+        "rules[].applyServerSideEncryptionByDefault": Note("its field below"),
+        "rules[].applyServerSideEncryptionByDefault.sseAlgorithm": (
+            "ServerSideEncryptionByDefault.SSEAlgorithm"
+        ),
+    }, tags=False),
+    *rows(BUCKET_LIFECYCLE, "s3", {
+        "bucket": "PutBucketLifecycleConfigurationRequest.Bucket",
+        "rules": Note("its rules below"),
+        "rules[].id": "LifecycleRule.ID",
+        "rules[].status": "LifecycleRule.Status",
+        "rules[].filter": Note("its prefix below"),
+        "rules[].filter.prefix": "LifecycleRuleFilter.Prefix",
+        "rules[].expiration": Note("its days below"),
+        "rules[].expiration.days": ("LifecycleExpiration.Days", POSITIVE_DAYS),
+        "rules[].abortIncompleteMultipartUpload": Note("its days below"),
+        "rules[].abortIncompleteMultipartUpload.daysAfterInitiation": (
+            "AbortIncompleteMultipartUpload.DaysAfterInitiation",
+            POSITIVE_DAYS,
+        ),
+    }, tags=False),
+    *rows(BUCKET_POLICY, "s3", {
+        "bucket": "PutBucketPolicyRequest.Bucket",
+        "policy": ("PutBucketPolicyRequest.Policy", S3_POLICY_SIZE),
+    }, tags=False),
+    *rows(FLOW_LOG, "ec2", {
+        "vpcId": Note("sent as ResourceIds with ResourceType VPC"),
+        "trafficType": "CreateFlowLogsRequest.TrafficType",
+        "logDestinationType": "CreateFlowLogsRequest.LogDestinationType",
+        "logDestination": "CreateFlowLogsRequest.LogDestination",
+        "iamRoleArn": "CreateFlowLogsRequest.DeliverLogsPermissionArn",
+        "maxAggregationInterval": ("CreateFlowLogsRequest.MaxAggregationInterval",
+                                   FLOW_LOG_INTERVAL),
+    }),
     *rows(LOAD_BALANCER, "elbv2", {
         "name": ("CreateLoadBalancerInput.Name", LB_NAME, DEFAULT_NAME),
         "namePrefix": NAME_PREFIX,
         "internal": Note("a boolean the provider sends as Scheme internal or internet-facing"),
         "loadBalancerType": "CreateLoadBalancerInput.Type",
+        "accessLogs": Note("sent as load balancer attributes access_logs.s3.*; fields below"),
+        "accessLogs.enabled": BOOLEAN,
+        "accessLogs.bucket": Note("the bucket this stack made for them (its own rows)"),
+        "accessLogs.prefix": ALB_LOG_PREFIX,
         "ipAddressType": "CreateLoadBalancerInput.IpAddressType",
         "subnets": "CreateLoadBalancerInput.Subnets",
         "subnets[]": "Subnets.member",
@@ -1925,9 +2020,14 @@ def pulumi_resource_class(token: str) -> type:
 
 
 def pulumi_args_class(token: str) -> type:
+    """The resource's own Args class, from its module: the package namespace may hold an input
+    type of the same name (``s3.BucketServerSideEncryptionConfigurationArgs`` is one)."""
     cls = pulumi_resource_class(token)
-    package = importlib.import_module(cls.__module__.rsplit(".", 1)[0])
-    return getattr(package, f"{cls.__name__}Args")
+    module = importlib.import_module(cls.__module__)
+    # Where an input type already has the name, the generator calls it ``<Resource>InitArgs``.
+    return getattr(module, f"{cls.__name__}InitArgs", None) or getattr(
+        module, f"{cls.__name__}Args"
+    )
 
 
 def _input_names(args: type) -> dict[str, str]:

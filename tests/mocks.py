@@ -278,6 +278,11 @@ def _random_password(r: NewResource) -> Answer:
     return r.default_id, {"result": (hashlib.sha512(r.name.encode()).hexdigest() * 4)[:length]}
 
 
+def _s3_bucket(r: NewResource) -> Answer:
+    name = r.inputs.get("bucket") or f"{r.inputs.get('bucketPrefix', '')}{short_hash(r.name, 26)}"
+    return name, {"bucket": name, "arn": f"arn:aws:s3:::{name}", "id": name}
+
+
 def _random_id(r: NewResource) -> Answer:
     hex_digits = hashlib.sha256(r.name.encode()).hexdigest()[: 2 * int(r.inputs["byteLength"])]
     return hex_digits, {"hex": hex_digits, "dec": str(int(hex_digits, 16))}
@@ -339,6 +344,7 @@ OUTPUTS: dict[str, Callable[[NewResource], Answer]] = {
     "aws:grafana/workspace:Workspace": _grafana_workspace,
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomId:RandomId": _random_id,
+    "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:appautoscaling/target:Target": _scaling_target,
     "aws:ec2/vpc:Vpc": _ec2_with_arn,
@@ -379,6 +385,9 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
                 result = {"region": REGION, "name": REGION, "id": REGION}
             case "aws:index/getAvailabilityZones:getAvailabilityZones":
                 result = {"names": ZONES, "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"]}
+            case "aws:elb/getServiceAccount:getServiceAccount":
+                # eu-west-1's Elastic Load Balancing account (AWS's access-log documentation).
+                result = {"arn": "arn:aws:iam::156460612806:root", "id": "156460612806"}
             case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
                 result = {
                     "userName": "AWS",

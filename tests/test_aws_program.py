@@ -234,7 +234,8 @@ def test_execution_role_is_scoped_to_this_repository_log_group_and_secrets(
 
 
 def test_roles_trust_only_ecs_tasks_of_this_account(aws_run: Registered) -> None:
-    for role in aws_run.of_type("aws:iam/role:Role"):
+    """The task's roles (the flow-log role's trust is tested with the flow logs)."""
+    for role in web_task(aws_run).of_type("aws:iam/role:Role"):
         trust = json.loads(role.inputs["assumeRolePolicy"])
         (statement,) = trust["Statement"]
         assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}

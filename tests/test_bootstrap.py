@@ -523,6 +523,7 @@ def test_iam_is_scoped_to_the_stacks_own_roles_and_never_the_ci_roles(default_ru
                 "ecs-tasks.amazonaws.com",
                 "grafana.amazonaws.com",
                 "lambda.amazonaws.com",
+                "vpc-flow-logs.amazonaws.com",
             ]
 
 

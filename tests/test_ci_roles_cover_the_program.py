@@ -24,6 +24,35 @@ from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
 CREATE_CALLS: dict[str, list[str]] = {
+    "aws:ec2/flowLog:FlowLog": ["ec2:CreateFlowLogs", "ec2:DescribeFlowLogs", "ec2:DeleteFlowLogs"],
+    "aws:s3/bucket:Bucket": [
+        "s3:CreateBucket",
+        "s3:GetBucketTagging",
+        "s3:PutBucketTagging",
+        "s3:ListBucket",
+        "s3:DeleteBucket",
+    ],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": [
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+    ],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": [
+        "s3:PutBucketOwnershipControls",
+        "s3:GetBucketOwnershipControls",
+    ],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
+        "s3:PutEncryptionConfiguration",
+        "s3:GetEncryptionConfiguration",
+    ],
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": [
+        "s3:PutLifecycleConfiguration",
+        "s3:GetLifecycleConfiguration",
+    ],
+    "aws:s3/bucketPolicy:BucketPolicy": [
+        "s3:PutBucketPolicy",
+        "s3:GetBucketPolicy",
+        "s3:DeleteBucketPolicy",
+    ],
     "aws:amp/ruleGroupNamespace:RuleGroupNamespace": [
         "aps:CreateRuleGroupsNamespace",
         "aps:DescribeRuleGroupsNamespace",
@@ -255,6 +284,9 @@ def call_target(
     context = {"aws:RequestTag/stack": stack, "aws:ResourceTag/stack": stack}
     if resource_type == "aws:ecr/repository:Repository" and action.startswith("kms:"):
         context["kms:ViaService"] = "ecr.eu-west-1.amazonaws.com"
+    if action.startswith("s3:"):
+        (bucket,) = [b.outputs["bucket"] for b in run.of_type("aws:s3/bucket:Bucket")]
+        return f"arn:aws:s3:::{bucket}", context
     if action.startswith("iam:"):
         role = web_task(run).of_type("aws:iam/role:Role")[0].outputs["name"]
         return f"arn:aws:iam::{ACCOUNT}:role/{role}", context

@@ -754,8 +754,21 @@ def _admin_policy(policy: Recorded) -> None:
     policy.inputs["policy"] = json.dumps(document)
 
 
+def _writable_root(definition: Recorded) -> None:
+    containers = json.loads(definition.inputs["containerDefinitions"])
+    containers[0]["readonlyRootFilesystem"] = False
+    definition.inputs["containerDefinitions"] = json.dumps(containers)
+
+
 BREAKAGES: list[tuple[str, str, Any, str]] = [
     # (stack, resource type, mutation, the policy that must catch it)
+    ("dev", g.TASK_DEFINITION, _writable_root, "ecs-app-read-only-root-filesystem"),
+    (
+        "prod",
+        g.LOAD_BALANCER,
+        lambda r: r.inputs["accessLogs"].update(enabled=False),
+        "lb-access-logs-when-required",
+    ),
     ("dev", g.INGRESS_RULE, _open_task_port_to_world, "no-world-open-ports"),
     (
         "staging",
@@ -799,7 +812,10 @@ BREAKAGES: list[tuple[str, str, Any, str]] = [
 def test_a_broken_copy_of_a_committed_stack_is_caught(
     stack: str, token: str, change: Any, policy: str
 ) -> None:
-    violations = evaluate(_mutated(stack_run(stack), token, change))
+    known = {finding[0] for finding in KNOWN_FINDINGS.get(stack, set())}
+    violations = [
+        v for v in evaluate(_mutated(stack_run(stack), token, change)) if v.policy not in known
+    ]
     assert violations, f"{policy} did not notice the change"
     assert {v.policy for v in violations} == {policy}, violations
 

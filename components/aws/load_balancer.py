@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.urns import component_options
 
 HTTP_PORT = 80
@@ -46,6 +47,10 @@ class LoadBalancerArgs:
     """ACM certificate: HTTPS on 443, and 80 redirects to it."""
     deletion_protection: bool = False
     """Refuse to delete the load balancer."""
+    access_log_retention_days: int | None = None
+    """Write access logs to a bucket made for them, kept this long (None: no access logs)."""
+    keep_access_logs: bool = False
+    """Keep (and protect) the access-log bucket when the stack is destroyed."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -132,8 +137,26 @@ class LoadBalancer(pulumi.ComponentResource):
     def _create_load_balancer(
         self, args: LoadBalancerArgs, alb_sg: aws.ec2.SecurityGroup
     ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, list[aws.lb.Listener]]:
+        access_logs = None
+        lb_tags = dict(self._tags)
+        if args.access_log_retention_days is not None:
+            logs = AccessLogBucket(
+                self._name,
+                AccessLogBucketArgs(
+                    retention_days=args.access_log_retention_days,
+                    keep=args.keep_access_logs,
+                    tags=self._tags,
+                ),
+                opts=self._child(),
+            )
+            access_logs = aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=logs.bucket_name, prefix=logs.prefix, enabled=True
+            )
+            # The policy pack's lb-access-logs-when-required rule keeps it that way.
+            lb_tags["access-logs"] = "required"
         load_balancer = aws.lb.LoadBalancer(
             f"{self._name}-alb",
+            access_logs=access_logs,
             load_balancer_type="application",
             internal=False,
             security_groups=[alb_sg.id],
@@ -141,7 +164,7 @@ class LoadBalancer(pulumi.ComponentResource):
             drop_invalid_header_fields=True,
             enable_deletion_protection=args.deletion_protection,
             idle_timeout=60,
-            tags=self._tags,
+            tags=lb_tags,
             opts=self._child(),
         )
         target_group = aws.lb.TargetGroup(

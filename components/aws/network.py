@@ -17,6 +17,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.iam import policy_document
 from components.urns import component_options
 
 MAX_ZONES = 6
@@ -58,6 +59,8 @@ class NetworkArgs:
     """With ``existing_vpc_id``: subnets of the internet-facing load balancer."""
     existing_private_subnet_ids: Sequence[pulumi.Input[str]] = ()
     """With ``existing_vpc_id``: subnets of the tasks."""
+    flow_log_retention_days: int | None = None
+    """Record the new VPC's flow logs to a log group kept this long (None: no flow logs)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -155,6 +158,8 @@ class Network(pulumi.ComponentResource):
         self._route_private_subnets(
             name, args.nat_gateways, tags, vpc, gateway, public_subnets, private_subnets
         )
+        if args.flow_log_retention_days is not None:
+            self._record_flow_logs(name, vpc, args.flow_log_retention_days, tags)
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         task_subnets = public_subnets if self.assign_public_ip else private_subnets
@@ -218,3 +223,80 @@ class Network(pulumi.ComponentResource):
                 route_table_id=table.id,
                 opts=child,
             )
+
+    def _record_flow_logs(
+        self, name: str, vpc: aws.ec2.Vpc, retention_days: int, tags: dict[str, str]
+    ) -> None:
+        """All traffic (accepted and rejected) of the VPC to a log group with retention; the
+        flow-log service may write exactly that group, for this account only."""
+        child = pulumi.ResourceOptions(parent=self)
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name_prefix=f"/vpc/{name}-flow-logs-",
+            retention_in_days=retention_days,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs",
+            description="VPC flow logs: write to the one log group",
+            assume_role_policy=caller.account_id.apply(flow_logs_trust_policy),
+            tags=tags,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-flow-logs",
+            role=role.id,
+            policy=log_group.arn.apply(flow_logs_policy),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-logs",
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=600,
+            tags={**tags, "Name": f"{name}-flow-logs"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+
+FLOW_LOGS_PRINCIPAL = "vpc-flow-logs.amazonaws.com"
+
+
+def flow_logs_trust_policy(account_id: str) -> str:
+    """Only the flow-log service, acting for this account, may assume the role."""
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": FLOW_LOGS_PRINCIPAL},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ]
+    )
+
+
+def flow_logs_policy(log_group_arn: str) -> str:
+    """What publishing flow logs to CloudWatch Logs takes, on the one log group."""
+    return policy_document(
+        [
+            {
+                "Sid": "WriteFlowLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": f"{log_group_arn}:*",
+            },
+            {
+                "Sid": "FindLogGroup",
+                "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                # DescribeLogGroups has no resource-level permissions.
+                "Resource": "*",
+            },
+        ]
+    )
