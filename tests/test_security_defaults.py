@@ -64,6 +64,7 @@ def test_the_bucket_takes_tls_only_and_only_elb_log_delivery_writes() -> None:
     for sid in ("ElbAccountWritesLogs", "ElbLogDeliveryWritesLogs"):
         assert statements[sid]["Action"] == "s3:PutObject"
         assert statements[sid]["Resource"] == logs
+    assert not analyze_policy_string(policy.inputs["policy"]).findings
     # The load balancer is configured only once the bucket lets it write.
     lb = run.one("aws:lb/loadBalancer:LoadBalancer")
     assert policy.urn in lb.dependencies
