@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.iam import policy_document
+from components.aws.iam import deny_insecure_transport, policy_document
 
 LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
 PREFIX = "alb"
@@ -27,14 +27,7 @@ def bucket_policy(bucket_arn: str, account_id: str, elb_account_arn: str) -> str
     logs = f"{bucket_arn}/{PREFIX}/AWSLogs/{account_id}/*"
     return policy_document(
         [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_insecure_transport(bucket_arn),
             {
                 "Sid": "ElbAccountWritesLogs",
                 "Effect": "Allow",
