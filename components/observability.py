@@ -9,7 +9,8 @@ Renders, from one :class:`ScrapeTarget`:
 - Grafana provisioning documents (:func:`grafana_datasource_provisioning`,
   :func:`grafana_dashboard_provider`);
 - access to the committed Grafana dashboard (:func:`load_dashboard`) and the metric names its
-  queries use (``tests/promql_support.py``), checked against :data:`PROM_EX_METRICS` and :data:`EXTRA_METRIC_NAMES`.
+  queries use (``tests/promql_support.py``), checked against :data:`PROM_EX_METRICS` and
+  :data:`EXTRA_METRIC_NAMES`.
 
 Pulumi components call these and put the results in files, container definitions or SSM
 parameters; nothing here talks to a cloud or a Docker engine.

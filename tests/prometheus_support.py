@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from components.observability import (
     render_yaml,
 )
 from tests.app_release import free_port, require_tool
-from tests.promql_support import interpolate
+from tests.promql_support import interpolate, metric_references
 
 T = TypeVar("T")
 
@@ -227,3 +227,50 @@ def wait_for_dashboard_data(
         what="every dashboard query to return data",
         details=lambda: "queries without data:\n" + "\n".join(empty) + "\n" + prometheus.log(),
     )
+
+
+def wait_for_alert_selector_data(
+    prometheus: Prometheus,
+    rules: Sequence[Mapping[str, Any]],
+    *,
+    job: str,
+    exempt: frozenset[str] = frozenset(),
+    make_traffic: Callable[[], None] = lambda: None,
+    timeout: float = 30.0,
+) -> None:
+    """Wait until every metric each alert expression reads has series scraped by ``job``.
+
+    An alert expression returns nothing while it does not fire, so the proof that an alert
+    watches real series is that each metric it reads (a name or a ``__name__`` regex) has
+    some. ``exempt`` names metrics this app is known not to export.
+    """
+    selectors = {
+        (rule["alert"], selector)
+        for rule in rules
+        for selector in metric_references(rule["expr"])
+        if not any(f'"{name}"' in selector for name in exempt)
+    }
+    empty: list[str] = []
+
+    def all_selectors_have_series() -> bool | None:
+        make_traffic()
+        empty.clear()
+        for alert, selector in sorted(selectors):
+            if not prometheus.query(f'count by (job) ({selector[:-1]}, job="{job}"}})'):
+                empty.append(f"{alert}: {selector}")
+        return True if not empty else None
+
+    poll(
+        all_selectors_have_series,
+        timeout=timeout,
+        interval=1.0,
+        what="every metric of every alert expression to have series",
+        details=lambda: "metrics without series:\n" + "\n".join(empty),
+    )
+
+
+def firing_alert_expressions(
+    prometheus: Prometheus, rules: Sequence[Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Alert expressions that currently return something (would fire after their ``for``)."""
+    return {rule["alert"]: result for rule in rules if (result := prometheus.query(rule["expr"]))}

@@ -206,3 +206,44 @@ def _read_matchers(tokens: list[tuple[str, str]], start: int, names: set[str]) -
             continue
         i += 1
     return i + 1
+
+
+# --- promtool check metrics ----------------------------------------------------------------------
+
+PROM_EX_LINT_HABITS: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r'^\S+_count non-histogram and non-summary metrics should not have "_count" suffix$'
+    ),
+    re.compile(r'^\S+_milliseconds\S* use base unit "seconds" instead of "milliseconds"$'),
+)
+"""What ``promtool check metrics`` says about PromEx's own naming, which apps cannot change:
+gauges named ``..._count`` (``beam_stats_process_count``) and durations in milliseconds."""
+
+
+def check_metrics(exposition: str) -> list[str]:
+    """``promtool check metrics`` on an exposition text: its lint findings, one per line.
+
+    A text Prometheus cannot parse fails the test (promtool exits 1 with "error while linting");
+    lint findings (exit 3) are returned for the caller to judge.
+    """
+    result = subprocess.run(
+        [promtool(), "check", "metrics"],
+        input=exposition,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode not in (0, 3) or "error while linting" in output:
+        raise AssertionError(
+            f"promtool cannot parse the exposition (exit {result.returncode}):\n{output}"
+        )
+    findings = output.splitlines() if output else []
+    assert (result.returncode == 3) == bool(findings), output
+    return findings
+
+
+def findings_beyond_prom_ex_habits(findings: list[str]) -> list[str]:
+    """The lint findings that are not one of :data:`PROM_EX_LINT_HABITS`."""
+    return [line for line in findings if not any(h.match(line) for h in PROM_EX_LINT_HABITS)]

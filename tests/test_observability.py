@@ -374,7 +374,7 @@ def test_a_typo_in_a_dashboard_metric_is_caught() -> None:
 def test_prom_ex_name_patterns_select_any_otp_app_and_nothing_else() -> None:
     pattern = prom_ex_name_pattern("phoenix_http_requests_total")
     assert pattern == ".+_prom_ex_phoenix_http_requests_total"
-    assert PROM_EX_PATTERNS == {prom_ex_name_pattern(m) for m in PROM_EX_METRICS}
+    assert {prom_ex_name_pattern(m) for m in PROM_EX_METRICS} == PROM_EX_PATTERNS
     assert "shop_prom_ex_phoenix_http_requests_total" in app_metric_names("shop")
     assert app_metric_names("elixir_app") == {f"elixir_app_prom_ex_{m}" for m in PROM_EX_METRICS}
     with pytest.raises(ValueError, match="PromEx metrics"):
