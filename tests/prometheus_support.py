@@ -210,21 +210,39 @@ def wait_for_dashboard_data(
         (panel["title"], interpolate(expr, variables))
         for panel, expr in iter_target_exprs(dashboard)
     ]
+    _wait_for_every_query_to_return_data(
+        prometheus,
+        exprs,
+        make_traffic=make_traffic,
+        timeout=timeout,
+        what="every dashboard query to return data",
+    )
+
+
+def _wait_for_every_query_to_return_data(
+    prometheus: Prometheus,
+    queries: Sequence[tuple[str, str]],
+    *,
+    make_traffic: Callable[[], None],
+    timeout: float,
+    what: str,
+) -> None:
+    """Poll until each ``(label, promql)`` of ``queries`` returns a non-empty vector."""
     empty: list[str] = []
 
-    def all_panels_have_data() -> bool | None:
+    def all_have_data() -> bool | None:
         make_traffic()
         empty.clear()
-        for title, expr in exprs:
-            if not prometheus.query(expr):  # a PromQL error raises and fails the test below
-                empty.append(f"{title}: {expr}")
+        for label, expr in queries:
+            if not prometheus.query(expr):  # a PromQL error raises and fails the test
+                empty.append(f"{label}: {expr}")
         return True if not empty else None
 
     poll(
-        all_panels_have_data,
+        all_have_data,
         timeout=timeout,
         interval=1.0,
-        what="every dashboard query to return data",
+        what=what,
         details=lambda: "queries without data:\n" + "\n".join(empty) + "\n" + prometheus.log(),
     )
 
@@ -250,22 +268,15 @@ def wait_for_alert_selector_data(
         for selector in metric_references(rule["expr"])
         if not any(f'"{name}"' in selector for name in exempt)
     }
-    empty: list[str] = []
-
-    def all_selectors_have_series() -> bool | None:
-        make_traffic()
-        empty.clear()
-        for alert, selector in sorted(selectors):
-            if not prometheus.query(f'count by (job) ({selector[:-1]}, job="{job}"}})'):
-                empty.append(f"{alert}: {selector}")
-        return True if not empty else None
-
-    poll(
-        all_selectors_have_series,
+    _wait_for_every_query_to_return_data(
+        prometheus,
+        [
+            (alert, f'count({selector[:-1]}, job="{job}"}})')
+            for alert, selector in sorted(selectors)
+        ],
+        make_traffic=make_traffic,
         timeout=timeout,
-        interval=1.0,
         what="every metric of every alert expression to have series",
-        details=lambda: "metrics without series:\n" + "\n".join(empty),
     )
 
 
