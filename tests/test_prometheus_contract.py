@@ -10,6 +10,7 @@ have series.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,26 @@ def test_the_fixture_carries_prom_ex_http_labels_and_buckets() -> None:
     }
     bounds = sorted({float(sample.labels["le"]) for sample in buckets})
     assert bounds == [10, 100, 500, 1000, 5000, 10000, 30000, float("inf")]
+
+
+def test_the_fixture_is_laid_out_as_telemetry_metrics_prometheus_core_writes_it() -> None:
+    """PromEx's default storage: HELP then TYPE per family, labels sorted with ``le`` appended
+    last, no blank line, no timestamps, a final newline (its ``Exporter`` module)."""
+    text = fixture_text()
+    assert text.endswith("\n") and "\n\n" not in text
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("# TYPE "):
+            name = line.split()[2]
+            assert lines[index - 1].startswith(f"# HELP {name} "), line
+        elif not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            float(value)  # the last field is the value
+            assert re.fullmatch(r"[a-z_]+(\{.*\})?", series), f"a timestamp? {line}"
+            labels = re.findall(r'([a-z_]+)="(?:[^"\\]|\\.)*"', series)
+            names = [label for label in labels if label != "le"]
+            assert names == sorted(names), line
+            assert "le" not in labels or labels[-1] == "le", line
 
 
 def test_grown_scales_counters_and_histograms_and_leaves_gauges() -> None:
