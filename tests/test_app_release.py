@@ -29,16 +29,23 @@ from tests.app_release import (
     running_release,
 )
 
+PREFIX = "elixir_app_prom_ex"
+"""PromEx's default prefix for the sample's OTP application (docs/monitoring.md)."""
+BEAM = f"{PREFIX}_beam"
+REQUESTS = f"{PREFIX}_phoenix_http_requests"
+DURATION = f"{PREFIX}_phoenix_http_request_duration_milliseconds"
+MEMORY_KINDS = ("processes", "binary", "ets", "atom", "code", "persistent_term")
 CONTRACT_GAUGES = [
-    "beam_memory_bytes",
-    "beam_process_count",
-    "beam_port_count",
-    "beam_atom_count",
-    "beam_run_queue_length",
-    "beam_uptime_seconds",
+    f"{BEAM}_memory_allocated_bytes",
+    *(f"{BEAM}_memory_{kind}_total_bytes" for kind in MEMORY_KINDS),
+    f"{BEAM}_stats_process_count",
+    f"{BEAM}_stats_port_count",
+    f"{BEAM}_stats_atom_count",
+    f"{BEAM}_stats_run_queue_count",
+    f"{BEAM}_stats_uptime_milliseconds_count",
+    f"{BEAM}_system_process_limit_info",
     "beam_connected_nodes",
 ]
-MEMORY_KINDS = {"total", "processes", "binary", "ets", "atom", "code", "system"}
 
 
 @pytest.fixture(scope="module")
@@ -133,33 +140,41 @@ def test_metric_contract_families_exist_with_sane_values(release: RunningRelease
     types = {name: family.type for name, family in families.items()}
     for name in CONTRACT_GAUGES:
         assert types.get(name) == "gauge", f"{name}: {types.get(name)}"
-    assert types.get("http_requests") == "counter"
-    assert types.get("http_request_duration_seconds") == "histogram"
+    assert types.get(REQUESTS) == "counter"
+    assert types.get(DURATION) == "histogram"
 
     samples = {name: family.samples for name, family in families.items()}
-    memory = {s.labels["kind"]: s.value for s in samples["beam_memory_bytes"]}
-    assert set(memory) == MEMORY_KINDS
-    assert memory["total"] > memory["processes"] > 0
+
+    def gauge(suffix: str) -> float:
+        (sample,) = samples[f"{BEAM}_{suffix}"]
+        return sample.value
+
+    memory = {kind: gauge(f"memory_{kind}_total_bytes") for kind in MEMORY_KINDS}
     assert all(value > 0 for value in memory.values()), memory
-    assert samples["beam_process_count"][0].value > 10
-    assert samples["beam_port_count"][0].value > 0
-    assert samples["beam_atom_count"][0].value > 1000
-    assert samples["beam_run_queue_length"][0].value >= 0
-    assert samples["beam_uptime_seconds"][0].value >= 0
+    assert gauge("memory_allocated_bytes") > memory["processes"]
+    assert gauge("stats_process_count") > 10
+    assert gauge("stats_port_count") > 0
+    assert gauge("stats_atom_count") > 1000
+    assert {s.labels["type"] for s in samples[f"{BEAM}_stats_run_queue_count"]} == {
+        "normal",
+        "dirty",
+    }
+    assert gauge("stats_uptime_milliseconds_count") >= 0
+    assert gauge("system_process_limit_info") == 262144, "the BEAM's default +P"
 
 
 def test_http_requests_total_counts_this_tests_requests(release: RunningRelease) -> None:
-    before = scrape(release)["http_requests"].samples
+    before = scrape(release)[REQUESTS].samples
     for _ in range(3):
         http_get(release.base_url + "/health")
     http_get(release.base_url + "/")
     for path in ["/nope", "/also/nope", "/nope?with=query"]:
         http_get(release.base_url + path)
     raw_request(release.port, b"GARBAGE\r\n\r\n")
-    after = scrape(release)["http_requests"].samples
+    after = scrape(release)[REQUESTS].samples
 
     def delta(**labels: str) -> float:
-        name = "http_requests_total"
+        name = f"{REQUESTS}_total"
         return sample_value(after, name, **labels) - sample_value(before, name, **labels)
 
     assert delta(method="GET", path="/health", status="200") == 3
@@ -174,7 +189,7 @@ def test_http_requests_total_counts_this_tests_requests(release: RunningRelease)
 
 def test_duration_histogram_is_cumulative_and_ends_with_count(release: RunningRelease) -> None:
     http_get(release.base_url + "/health")
-    samples = scrape(release)["http_request_duration_seconds"].samples
+    samples = scrape(release)[DURATION].samples
     series = {
         tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
         for s in samples
@@ -192,12 +207,11 @@ def test_duration_histogram_is_cumulative_and_ends_with_count(release: RunningRe
         ]
         bounds = [le for le, _ in buckets]
         counts = [count for _, count in buckets]
-        assert bounds == sorted(bounds) and bounds[0] == 0.005 and bounds[-2] == 10
-        assert bounds[-1] == float("inf")
+        assert bounds == [10, 100, 500, 1000, 5000, 10000, 30000, float("inf")], "PromEx's"
         assert counts == sorted(counts), f"buckets not cumulative for {label_dict}"
-        count = sample_value(samples, "http_request_duration_seconds_count", **label_dict)
+        count = sample_value(samples, f"{DURATION}_count", **label_dict)
         assert counts[-1] == count > 0
-        assert sample_value(samples, "http_request_duration_seconds_sum", **label_dict) > 0
+        assert sample_value(samples, f"{DURATION}_sum", **label_dict) > 0
 
 
 # --- runtime configuration ----------------------------------------------------------------

@@ -216,7 +216,10 @@ def test_release_boots_serves_and_drains_with_only_the_mount_writable(
         status, _, body = http_get(release.base_url + "/metrics")
         assert status == 200
         families = {f.name for f in text_string_to_metric_families(body.decode())}
-        assert {"beam_uptime_seconds", "http_requests"} <= families
+        assert {
+            "elixir_app_prom_ex_beam_stats_uptime_milliseconds_count",
+            "elixir_app_prom_ex_phoenix_http_requests",
+        } <= families
 
         result: dict[str, tuple[int, dict[str, str], bytes]] = {}
 
