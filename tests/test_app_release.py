@@ -28,6 +28,9 @@ from tests.app_release import (
     require_tool,
     running_release,
 )
+from tests.sample import sample_only
+
+pytestmark = sample_only()
 
 CONTRACT_GAUGES = [
     "beam_memory_bytes",
@@ -74,7 +77,7 @@ def sample_value(samples: list[Sample], name: str, **labels: str) -> float:
 
 
 def run_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run `bin/elixir_app ARGS` to completion with `env` (see release_env)."""
+    """Run `bin/<release> ARGS` to completion with `env` (see release_env)."""
     return subprocess.run(
         [str(build_release() / "bin" / RELEASE_NAME), *args],
         env=env,
@@ -100,7 +103,7 @@ def test_index_answers_200(release: RunningRelease) -> None:
     status, headers, body = http_get(release.base_url + "/")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
-    assert b"elixir_app" in body
+    assert RELEASE_NAME.encode() in body
 
 
 def test_unknown_path_is_404(release: RunningRelease) -> None:

@@ -26,6 +26,9 @@ from tests.prometheus_support import (
     wait_for_target_up,
 )
 from tests.promql_support import dashboard_metric_names
+from tests.sample import sample_only
+
+pytestmark = sample_only()
 
 JOB = "elixir-app"
 
