@@ -187,11 +187,7 @@ def test_the_remote_console_command_names_the_apps_release() -> None:
 
 def test_the_samples_release_name_left_in_is_refused_with_the_apps_name() -> None:
     with pytest.raises(ConfigError) as error:
-        configure(
-            "aws",
-            imageContext=SETTINGS["imageContext"],
-            imageDockerfile=SETTINGS["imageDockerfile"],
-        )
+        configure("aws", **(SETTINGS | {"releaseName": "elixir_app"}))
     message = str(error.value)
     assert "releaseName" in message and "set releaseName: shop" in message
 
