@@ -8,7 +8,8 @@
 #     current environment, and prints the endpoint and repo settings the tests check, or the
 #     exception the file raised (exit status 2).
 #   elixir tests/phoenix_config.exs force-ssl config/prod.exs
-#     evaluates the compile-time prod config and prints force_ssl's exclude paths.
+#     evaluates the compile-time prod config and prints force_ssl's excluded paths and hosts
+#     ("paths /health", "hosts localhost").
 
 defmodule PhoenixConfig do
   def env_call({{:., _, [{:__aliases__, _, [:System]}, fun]}, _, [name | _]})
@@ -59,8 +60,9 @@ defmodule PhoenixConfig do
         {_key, value} <- entries,
         is_list(value),
         force_ssl = Keyword.get(value, :force_ssl),
-        path <- Keyword.get(force_ssl[:exclude] || [], :paths, []) do
-      IO.puts("exclude #{path}")
+        {kind, items} when kind in [:paths, :hosts] <- force_ssl[:exclude] || [],
+        item <- items do
+      IO.puts("#{kind} #{item}")
     end
   end
 end

@@ -66,7 +66,12 @@ def evaluate(runtime_exs: Path, env: Mapping[str, str]) -> dict[str, str]:
     return settings
 
 
-def force_ssl_excluded_paths(prod_exs: Path) -> list[str]:
+def force_ssl_exclusions(prod_exs: Path) -> dict[str, list[str]]:
+    """``{"paths": [...], "hosts": [...]}`` of ``force_ssl: [exclude: ...]`` in prod."""
     result = _elixir("force-ssl", prod_exs)
     assert result.returncode == 0, result.stderr
-    return [line.removeprefix("exclude ") for line in result.stdout.splitlines() if line]
+    exclusions: dict[str, list[str]] = {"paths": [], "hosts": []}
+    for line in result.stdout.splitlines():
+        kind, item = line.split(" ", 1)
+        exclusions[kind].append(item)
+    return exclusions

@@ -21,7 +21,8 @@ from settings import ConfigError
 from settings.image import release_name_problem
 from tests.conftest import AWS_STACKS
 from tests.harness import PROJECT_DIR, Registered, configure, run_stack, stack_file_config, web_task
-from tests.phoenix_config import ConfigRaised, env_reads, evaluate, force_ssl_excluded_paths
+from tests.local_support import env_map, named
+from tests.phoenix_config import ConfigRaised, env_reads, evaluate, force_ssl_exclusions
 
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "phoenix_app"
 RELEASE = "shop"
@@ -174,7 +175,25 @@ def test_the_health_check_path_is_routed_and_excluded_from_force_ssl(stack: str)
     health = fixture_run(stack).one("aws:lb/targetGroup:TargetGroup").inputs["healthCheck"]
     router = (FIXTURE / "lib" / "shop_web" / "router.ex").read_text()
     assert re.search(rf'^\s*get "{re.escape(health["path"])}", ', router, re.MULTILINE)
-    assert health["path"] in force_ssl_excluded_paths(FIXTURE / "config" / "prod.exs")
+    assert health["path"] in force_ssl_exclusions(FIXTURE / "config" / "prod.exs")["paths"]
+
+
+def test_the_local_target_runs_the_app_with_what_its_runtime_exs_requires() -> None:
+    """The default target (your Docker engine) too: same variables, same migrate script."""
+    run = fixture_run("local")
+    containers = run.of_type("docker:index/container:Container")
+    app = named(containers, "-app")
+    env = env_map(app)
+    runtime = FIXTURE / "config" / "runtime.exs"
+    assert missing_variables(runtime, env) == set()
+    config = evaluate(runtime, env)
+    assert config["shop ShopWeb.Endpoint url"] == '[host: "localhost", port: 443, scheme: "https"]'
+    assert named(containers, "-migrate").inputs["command"] == ["/app/bin/migrate"]
+    image = run.one("docker:index/image:Image").inputs["build"]
+    assert (image["context"], image["dockerfile"]) == (str(FIXTURE), str(FIXTURE / "Dockerfile"))
+    # force_ssl leaves the local app on plain HTTP: its requests are addressed to localhost.
+    assert "localhost" in force_ssl_exclusions(FIXTURE / "config" / "prod.exs")["hosts"]
+    assert run.outputs["remoteConsoleCommand"].endswith(f" /app/bin/{RELEASE} remote")
 
 
 def test_the_remote_console_command_names_the_apps_release() -> None:
