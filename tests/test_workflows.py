@@ -172,11 +172,11 @@ def test_the_test_workflow_runs_exactly_the_readme_command_split_in_two_jobs() -
     make_runs = [r.split()[1:] for r in runs if r.startswith("make ")]
     assert make_runs == [[p for p in prerequisites if p != "exunit"]], runs
     _, exunit = makefile_rule("exunit")
-    assert exunit == ["cd app && MIX_ENV=test mix test"]
+    assert exunit == ["cd app && mix deps.get && MIX_ENV=test mix test"]
     app = workflow["app"]
     assert app["defaults"]["run"]["working-directory"] == "app"
     assert app["env"]["MIX_ENV"] == "test"
-    assert [s["run"] for s in app["steps"] if "run" in s][-1] == "mix test"
+    assert [s["run"] for s in app["steps"] if "run" in s] == ["mix deps.get", "mix test"]
 
 
 def app_tool_versions() -> dict[str, str]:
