@@ -36,6 +36,7 @@ from tests.promql_support import (
     promql_name_patterns,
     run_promtool,
 )
+from tests.sample import RELEASE_NAME, sample_only
 
 EXPECTED_ALERTS = (
     "ElixirAppDown",
@@ -187,9 +188,10 @@ def test_only_the_cluster_and_database_alerts_need_metrics_prom_ex_lacks() -> No
     assert needs_extras == RULES_WITHOUT_PROM_EX
 
 
-def test_the_optional_database_metrics_are_documented_and_exported_by_the_app() -> None:
+@sample_only()
+def test_the_optional_database_metrics_are_documented_and_exported_by_the_sample() -> None:
     docs = (REPO_ROOT / "docs" / "app.md").read_text(encoding="utf-8")
-    exporter = (REPO_ROOT / "app" / "lib" / "elixir_app" / "database.ex").read_text()
+    exporter = (REPO_ROOT / "app" / "lib" / RELEASE_NAME / "database.ex").read_text()
     for name in OPTIONAL_DATABASE_METRICS:
         assert f"| `{name}` |" in docs, name
         assert f'"{name}"' in exporter, name

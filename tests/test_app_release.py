@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.metrics_core import Metric
@@ -28,6 +30,9 @@ from tests.app_release import (
     require_tool,
     running_release,
 )
+from tests.sample import sample_only
+
+pytestmark = sample_only()
 
 PREFIX = "elixir_app_prom_ex"
 """PromEx's default prefix for the sample's OTP application (docs/monitoring.md)."""
@@ -81,7 +86,7 @@ def sample_value(samples: list[Sample], name: str, **labels: str) -> float:
 
 
 def run_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run `bin/elixir_app ARGS` to completion with `env` (see release_env)."""
+    """Run `bin/<release> ARGS` to completion with `env` (see release_env)."""
     return subprocess.run(
         [str(build_release() / "bin" / RELEASE_NAME), *args],
         env=env,
@@ -107,7 +112,7 @@ def test_index_answers_200(release: RunningRelease) -> None:
     status, headers, body = http_get(release.base_url + "/")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
-    assert b"elixir_app" in body
+    assert RELEASE_NAME.encode() in body
 
 
 def test_unknown_path_is_404(release: RunningRelease) -> None:
@@ -241,6 +246,59 @@ def test_release_exits_with_a_clear_message_when_the_port_is_taken(tmp_path: Pat
         result = run_command(["start"], release_env(port, tmp_path))
     assert result.returncode != 0
     assert f"cannot listen on port {port}: address already in use" in result.stdout + result.stderr
+
+
+# --- FORCE_SSL (what a Phoenix app's force_ssl does behind the load balancer) ------------------
+
+PUBLIC_HOST = "app.example.com"
+# The ALB's health check: the target's private IP and port as Host, no X-Forwarded-* headers.
+ALB_HEALTH_CHECK_HOST = "10.0.12.34:4000"
+
+
+def raw_get(release: RunningRelease, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    """GET without following redirects: (status, response headers)."""
+    connection = http.client.HTTPConnection("127.0.0.1", release.port, timeout=5)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.headers
+    finally:
+        connection.close()
+
+
+def test_force_ssl_redirects_users_and_lets_the_load_balancers_health_check_through() -> None:
+    with running_release(env={"FORCE_SSL": "true", "PHX_HOST": PUBLIC_HOST}) as release:
+        status, headers = raw_get(release, "/health", {"Host": ALB_HEALTH_CHECK_HOST})
+        assert status == 200, release.output()
+        assert "strict-transport-security" not in headers
+
+        plain = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "http"}
+        status, headers = raw_get(release, "/cluster?view=1", plain)
+        assert (status, headers["location"]) == (301, f"https://{PUBLIC_HOST}/cluster?view=1")
+
+        secure = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
+        status, headers = raw_get(release, "/", secure)
+        assert status == 200
+        assert headers["strict-transport-security"] == "max-age=31536000"
+
+        # Anything else addressed to the task's IP is redirected too: only the path is exempt.
+        status, _ = raw_get(release, "/", {"Host": ALB_HEALTH_CHECK_HOST})
+        assert status == 301
+
+
+def test_force_ssl_is_off_by_default(release: RunningRelease) -> None:
+    status, headers = raw_get(release, "/", {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "http"})
+    assert status == 200 and "location" not in headers
+
+
+def test_force_ssl_accepts_only_true_or_false(tmp_path: Path) -> None:
+    result = run_command(["start"], release_env(free_port(), tmp_path, {"FORCE_SSL": "yes"}))
+    assert result.returncode != 0
+    assert "FORCE_SSL must be true or false" in result.stdout + result.stderr
 
 
 # --- SIGTERM -----------------------------------------------------------------------------

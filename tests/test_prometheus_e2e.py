@@ -35,9 +35,12 @@ from tests.promql_support import (
     dashboard_name_patterns,
     findings_beyond_prom_ex_habits,
 )
+from tests.sample import RELEASE_NAME, sample_only
+
+pytestmark = sample_only()
 
 JOB = "elixir-app"
-SAMPLE_OTP_APP = "elixir_app"
+SAMPLE_OTP_APP = RELEASE_NAME
 """The sample's OTP application (app/mix.exs): its PromEx-style prefix is elixir_app_prom_ex."""
 APP_METRIC_NAMES = app_metric_names(SAMPLE_OTP_APP) | EXTRA_METRIC_NAMES
 """What the sample exports without a database: PromEx's names the dashboards use, plus extras."""
