@@ -30,6 +30,8 @@ from settings.task_role import read_task_role_managed_policies, read_task_role_s
 LIVEVIEW_HEARTBEAT_SECONDS = 30
 """Phoenix's socket heartbeat: a LiveView client sends one every 30 s (phoenix.js
 ``heartbeatIntervalMs: 30000``); a load balancer idle timeout at or below it cuts idle sockets."""
+ACM_COMMON_NAME_LENGTH = 64
+"""ACM's RequestCertificate: a domain name (Common Name) of at most 64 characters."""
 IDLE_TIMEOUT_RANGE = (1, 4000)
 """What an ALB accepts for ``idle_timeout.timeout_seconds`` (botocore elbv2's documentation)."""
 STICKINESS_RANGE = (1, 604_800)
@@ -160,6 +162,13 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
     if zone is not None and domain is None:
         reader.problem(
             "domain", None, "required with hostedZoneId (the name the certificate and record get)"
+        )
+    if zone is not None and domain is not None and len(domain) > ACM_COMMON_NAME_LENGTH:
+        reader.problem(
+            "domain",
+            domain,
+            f"at most {ACM_COMMON_NAME_LENGTH} characters with hostedZoneId: ACM refuses a longer "
+            "certificate name (its Common Name); use a shorter host or certificateArn",
         )
     if zone is not None and certificate is not None:
         reader.problem(

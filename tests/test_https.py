@@ -188,6 +188,14 @@ def test_a_hosted_zone_id_is_what_route53_prints(zone: str) -> None:
     assert "Route 53 hosted zone id" in problem
 
 
+def test_a_domain_longer_than_acm_takes_is_refused_with_a_hosted_zone() -> None:
+    long_domain = "a" * 60 + ".example.com"
+    (problem,) = named(problems(hostedZoneId=ZONE, domain=long_domain), "domain")
+    assert "at most 64 characters" in problem
+    # A certificate made elsewhere may carry the long name as a SAN.
+    assert configure(certificateArn=CERTIFICATE, domain=long_domain).service.https
+
+
 def test_a_hosted_zone_makes_the_service_https() -> None:
     service = configure(domain=DOMAIN, hostedZoneId=ZONE).service
     assert service.https and service.hosted_zone_id == ZONE and service.certificate_arn is None
