@@ -397,18 +397,23 @@ def test_deploy_role_can_hand_the_grafana_role_to_managed_grafana() -> None:
         assert allowed(policy, "iam:PassRole", arn, context)
 
 
+def missing_calls(policy: dict[str, Any], run: Registered, stack: str) -> list[str]:
+    """The create calls of the run's AWS types that the policy does not allow."""
+    return [
+        f"{resource_type}: {action}"
+        for resource_type in sorted({r.type for r in run.custom() if r.type.startswith("aws:")})
+        for action in CREATE_CALLS[resource_type]
+        if not allowed(policy, action, *call_target(resource_type, action, run, stack))
+    ]
+
+
 def test_deploy_role_may_create_the_chat_forwarder() -> None:
     run = run_stack(
         "dev", secrets={"chatWebhookUrl": "https://hooks.slack.com/services/T0/B0/XXXX"}
     )
     assert run.error is None, run.error
     policy = deploy_policy(scope("dev"))
-    missing = [
-        f"{resource_type}: {action}"
-        for resource_type in sorted({r.type for r in run.custom() if r.type.startswith("aws:")})
-        for action in CREATE_CALLS[resource_type]
-        if not allowed(policy, action, *call_target(resource_type, action, run, "dev"))
-    ]
+    missing = missing_calls(policy, run, "dev")
     assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
     (function_role,) = [
         r
@@ -434,12 +439,7 @@ def test_deploy_role_may_create_the_domain_certificate_and_the_apps_policies() -
     )
     assert run.error is None, run.error
     policy = deploy_policy(scope("dev"))
-    missing = [
-        f"{resource_type}: {action}"
-        for resource_type in sorted({r.type for r in run.custom() if r.type.startswith("aws:")})
-        for action in CREATE_CALLS[resource_type]
-        if not allowed(policy, action, *call_target(resource_type, action, run, "dev"))
-    ]
+    missing = missing_calls(policy, run, "dev")
     assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
     role = web_task(run).of_type("aws:iam/role:Role")[0].outputs["name"]
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
