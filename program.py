@@ -600,6 +600,7 @@ def build_aws(settings: Settings) -> Outputs:
         "privateSubnetIds": network.private_subnet_ids,
         "taskSecurityGroupId": task.security_group_id,
         "taskRoleArn": task.task_role_arn,
+        **({"certificateArn": certificate.certificate_arn} if certificate is not None else {}),
         **(
             {
                 "databaseEndpoint": app_database.address,

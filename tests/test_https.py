@@ -119,6 +119,7 @@ def test_phx_host_and_the_url_are_the_domain() -> None:
     environment = {e["name"]: e["value"] for e in app["environment"]}
     assert environment["PHX_HOST"] == DOMAIN
     assert run.outputs["url"] == f"https://{DOMAIN}"
+    assert run.outputs["certificateArn"] == run.one(CERTIFICATE_TYPE).outputs["arn"]
 
 
 def test_a_certificate_made_elsewhere_creates_no_certificate_nor_records() -> None:
@@ -128,6 +129,7 @@ def test_a_certificate_made_elsewhere_creates_no_certificate_nor_records() -> No
     (https,) = [r for r in run.of_type(LISTENER_TYPE) if r.inputs["port"] == 443]
     assert https.inputs["certificateArn"] == CERTIFICATE
     assert run.outputs["url"] == f"https://{DOMAIN}"
+    assert "certificateArn" not in run.outputs
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
