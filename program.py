@@ -268,6 +268,7 @@ def load_balancer_args(
         domain=service.domain,
         certificate_arn=certificate_arn if certificate_arn is not None else service.certificate_arn,
         alias_zone_id=service.hosted_zone_id,
+        domain_aliases=service.domain_aliases,
         idle_timeout_seconds=service.load_balancer_idle_timeout_seconds,
         stickiness_seconds=service.stickiness_seconds,
         deletion_protection=service.alb_deletion_protection,
@@ -355,6 +356,7 @@ def build_aws(settings: Settings) -> Outputs:
             DomainCertificateArgs(
                 domain=service_settings.domain,
                 hosted_zone_id=service_settings.hosted_zone_id,
+                aliases=service_settings.domain_aliases,
                 tags=tags,
             ),
         )

@@ -32,6 +32,10 @@ LIVEVIEW_HEARTBEAT_SECONDS = 30
 ``heartbeatIntervalMs: 30000``); a load balancer idle timeout at or below it cuts idle sockets."""
 ACM_COMMON_NAME_LENGTH = 64
 """ACM's RequestCertificate: a domain name (Common Name) of at most 64 characters."""
+MAX_DOMAIN_ALIASES = 9
+"""ACM's default quota of 10 names per certificate, domain included
+(https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html)."""
+"""ACM's RequestCertificate: a domain name (Common Name) of at most 64 characters."""
 IDLE_TIMEOUT_RANGE = (1, 4000)
 """What an ALB accepts for ``idle_timeout.timeout_seconds`` (botocore elbv2's documentation)."""
 STICKINESS_RANGE = (1, 604_800)
@@ -62,6 +66,8 @@ class ServiceSettings:
     certificate_arn: str | None
     """A certificate made elsewhere (exclusive with hosted_zone_id)."""
     hosted_zone_id: str | None
+    domain_aliases: tuple[str, ...]
+    """Other names of the app in the same zone (e.g. www.): on the certificate, pointed here."""
     """Route 53 public hosted zone of ``domain``: the stack issues and validates the certificate
     and points the domain at the load balancer."""
     alb_deletion_protection: bool
@@ -177,6 +183,30 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
             "set either hostedZoneId (the stack issues and validates a certificate for domain) "
             "or certificateArn (a certificate made elsewhere), not both",
         )
+    aliases = reader.string_list(
+        "domainAliases",
+        item=lambda v: (
+            None
+            if re.fullmatch(DOMAIN_PATTERN, v)
+            else "a lowercase host name like www.example.com"
+        ),
+    )
+    if aliases and zone is None:
+        reader.problem(
+            "domainAliases",
+            list(aliases),
+            "needs hostedZoneId (the stack puts them on its certificate and in that zone); "
+            "with certificateArn, point the names at loadBalancerDnsName yourself",
+        )
+    repeated = sorted({a for a in aliases if aliases.count(a) > 1 or a == domain})
+    if repeated:
+        reader.problem("domainAliases", repeated, "each name once, and not domain itself")
+    if len(aliases) > MAX_DOMAIN_ALIASES:
+        reader.problem(
+            "domainAliases",
+            f"<{len(aliases)} names>",
+            f"at most {MAX_DOMAIN_ALIASES}: ACM's default quota is 10 names per certificate",
+        )
     idle_low, idle_high = IDLE_TIMEOUT_RANGE
     idle_timeout = reader.integer("loadBalancerIdleTimeout", minimum=idle_low, maximum=idle_high)
     if idle_low <= idle_timeout <= LIVEVIEW_HEARTBEAT_SECONDS:
@@ -227,6 +257,7 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         domain=domain,
         certificate_arn=certificate,
         hosted_zone_id=zone,
+        domain_aliases=aliases,
         alb_deletion_protection=reader.boolean("albDeletionProtection"),
         load_balancer_idle_timeout_seconds=idle_timeout,
         stickiness_seconds=stickiness if stickiness >= sticky_low else None,

@@ -1201,6 +1201,11 @@ STICKINESS_DURATION = Doc(
         api=Api("elbv2", "TargetGroupAttribute", "Key"),
     ),
 )
+ACM_NAMES_PER_CERTIFICATE = Doc(
+    "at most 10 names per ACM certificate, the domain name included (the default quota)",
+    "https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html",
+    lambda v: isinstance(v, list) and len(v) + 1 <= 10,
+)
 TAGS["acm"] = TagSpec("Tag.Key", "Tag.Value", "RequestCertificateRequest.Tags")
 
 # fmt: off
@@ -1752,6 +1757,9 @@ ROWS: list[Row] = [
     *rows(ACM_CERTIFICATE, "acm", {
         "domainName": ("RequestCertificateRequest.DomainName", ACM_COMMON_NAME),
         "validationMethod": "RequestCertificateRequest.ValidationMethod",
+        "subjectAlternativeNames": ("RequestCertificateRequest.SubjectAlternativeNames",
+                                    ACM_NAMES_PER_CERTIFICATE),
+        "subjectAlternativeNames[]": "DomainList.member",
     }),
     *rows(ACM_VALIDATION, "acm", {
         "certificateArn": "DescribeCertificateRequest.CertificateArn",

@@ -74,6 +74,7 @@ OPTION_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "domain": "shop.example.com",
             "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+            "domainAliases": ["www.shop.example.com"],
             "loadBalancerIdleTimeout": 3600,
             "loadBalancerStickinessSeconds": 86400,
             "taskRolePolicyStatements": [

@@ -122,6 +122,48 @@ def test_phx_host_and_the_url_are_the_domain() -> None:
     assert run.outputs["certificateArn"] == run.one(CERTIFICATE_TYPE).outputs["arn"]
 
 
+def test_aliases_are_on_the_certificate_validated_and_pointed_at_the_load_balancer() -> None:
+    www = f"www.{DOMAIN}"
+    run = run_stack("dev", {"domain": DOMAIN, "hostedZoneId": ZONE, "domainAliases": [www]})
+    assert run.error is None, run.error
+    certificate = run.one(CERTIFICATE_TYPE)
+    assert certificate.inputs["subjectAlternativeNames"] == [www]
+    asked = {o["domainName"]: o for o in certificate.outputs["domainValidationOptions"]}
+    validations = {r.name: r for r in run.of_type(RECORD_TYPE) if r.inputs["type"] == "CNAME"}
+    # The domain's record keeps its name (and URN) whether or not aliases are added.
+    primary = validations[f"{run.prefix}-certificate-validation"]
+    extra = validations[f"{run.prefix}-certificate-validation-{www}"]
+    assert primary.inputs["name"] == asked[DOMAIN]["resourceRecordName"]
+    assert extra.inputs["name"] == asked[www]["resourceRecordName"]
+    fqdns = run.one(VALIDATION_TYPE).inputs["validationRecordFqdns"]
+    assert fqdns == [primary.outputs["fqdn"], extra.outputs["fqdn"]]
+    aliases = {
+        r.inputs["name"]: r.name for r in run.of_type(RECORD_TYPE) if r.inputs["type"] == "A"
+    }
+    assert aliases == {DOMAIN: f"{run.prefix}-alias", www: f"{run.prefix}-alias-{www}"}
+    # PHX_HOST stays the one canonical name.
+    definition = web_task(run).one("aws:ecs/taskDefinition:TaskDefinition")
+    assert f'"value": "{DOMAIN}"' in json.dumps(
+        json.loads(definition.inputs["containerDefinitions"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"domainAliases": ["www.shop.example.com"], "domain": DOMAIN}, "needs hostedZoneId"),
+        ({"domainAliases": ["WWW.example.com"]}, "lowercase host name"),
+        ({"domainAliases": [DOMAIN]}, "not domain itself"),
+        ({"domainAliases": ["a.example.com", "a.example.com"]}, "each name once"),
+        ({"domainAliases": [f"n{i}.example.com" for i in range(10)]}, "at most 9"),
+    ],
+)
+def test_bad_domain_aliases_are_refused(values: dict[str, Any], expected: str) -> None:
+    zone = {} if "needs hostedZoneId" in expected else {"hostedZoneId": ZONE, "domain": DOMAIN}
+    found = named(problems(**{**zone, **values}), "domainAliases")
+    assert any(expected in p for p in found), found
+
+
 def test_a_certificate_made_elsewhere_creates_no_certificate_nor_records() -> None:
     run = run_stack("dev", {"domain": DOMAIN, "certificateArn": CERTIFICATE})
     assert run.error is None, run.error

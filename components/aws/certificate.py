@@ -1,8 +1,9 @@
 """DomainCertificate (aws): an ACM certificate for the app's domain, validated through Route 53.
 
-Creates: the ACM certificate (DNS validation), the CNAME validation record ACM asks for, in the
-given public hosted zone, and the validation that waits until ACM has issued the certificate
-(usually a few minutes once the record resolves; the provider gives up after 75 minutes).
+Creates: the ACM certificate (DNS validation; extra names as subject alternative names), the
+CNAME validation record ACM asks for per name, in the given public hosted zone, and the
+validation that waits until ACM has issued the certificate (usually a few minutes once the
+records resolve; the provider gives up after 75 minutes).
 
 ``certificate_arn`` resolves only once the certificate is issued, so an HTTPS listener built with
 it never refers to a pending certificate (ELB refuses that). The validation CNAME is the same for
@@ -29,6 +30,8 @@ class DomainCertificateArgs:
     """The name the certificate is for (the app's public host)."""
     hosted_zone_id: str
     """Route 53 public hosted zone holding ``domain``: the validation record goes there."""
+    aliases: Sequence[str] = ()
+    """Other names in the same zone the certificate covers (subject alternative names)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the certificate."""
 
@@ -59,27 +62,34 @@ class DomainCertificate(pulumi.ComponentResource):
         certificate = aws.acm.Certificate(
             f"{name}-certificate",
             domain_name=args.domain,
+            subject_alternative_names=list(args.aliases) or None,
             validation_method="DNS",
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        record = certificate.domain_validation_options.apply(
-            lambda options: validation_record(options, args.domain)
-        )
-        validation_dns = aws.route53.Record(
-            f"{name}-certificate-validation",
-            zone_id=args.hosted_zone_id,
-            name=record["name"],
-            type=record["type"],
-            records=[record["value"]],
-            ttl=VALIDATION_RECORD_TTL_SECONDS,
-            allow_overwrite=True,
-            opts=pulumi.ResourceOptions(parent=certificate),
-        )
+        # One record per name, known before ACM answers (so a preview shows them all); the
+        # domain's keeps the name it had before aliases existed.
+        fqdns: list[pulumi.Output[str]] = []
+        for dns_name in (args.domain, *args.aliases):
+            record = certificate.domain_validation_options.apply(
+                lambda options, dns_name=dns_name: validation_record(options, dns_name)
+            )
+            suffix = "" if dns_name == args.domain else f"-{dns_name}"
+            validation_dns = aws.route53.Record(
+                f"{name}-certificate-validation{suffix}",
+                zone_id=args.hosted_zone_id,
+                name=record["name"],
+                type=record["type"],
+                records=[record["value"]],
+                ttl=VALIDATION_RECORD_TTL_SECONDS,
+                allow_overwrite=True,
+                opts=pulumi.ResourceOptions(parent=certificate),
+            )
+            fqdns.append(validation_dns.fqdn)
         validation = aws.acm.CertificateValidation(
             f"{name}-certificate",
             certificate_arn=certificate.arn,
-            validation_record_fqdns=[validation_dns.fqdn],
+            validation_record_fqdns=fqdns,
             opts=pulumi.ResourceOptions(parent=certificate),
         )
         self.certificate_arn = validation.certificate_arn

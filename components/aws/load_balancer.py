@@ -51,6 +51,8 @@ class LoadBalancerArgs:
     """ACM certificate: HTTPS on 443, and 80 redirects to it."""
     alias_zone_id: str | None = None
     """Route 53 hosted zone of ``domain``: an alias A record points the domain here."""
+    domain_aliases: Sequence[str] = ()
+    """Other names in that zone pointed here too (with ``alias_zone_id``)."""
     idle_timeout_seconds: int = 60
     """How long an idle connection (a LiveView socket between heartbeats) stays open."""
     stickiness_seconds: int | None = None
@@ -105,7 +107,11 @@ class LoadBalancer(pulumi.ComponentResource):
         self.load_balancer_arn_suffix = load_balancer.arn_suffix
         self.target_group_arn_suffix = target_group.arn_suffix
         if args.alias_zone_id is not None and args.domain is not None:
-            self._create_alias_record(args.alias_zone_id, args.domain, load_balancer)
+            for dns_name in (args.domain, *args.domain_aliases):
+                suffix = "" if dns_name == args.domain else f"-{dns_name}"
+                self._create_alias_record(
+                    f"{self._name}-alias{suffix}", args.alias_zone_id, dns_name, load_balancer
+                )
         self.register_outputs(
             {
                 "url": self.url,
@@ -258,14 +264,14 @@ class LoadBalancer(pulumi.ComponentResource):
         return load_balancer, target_group, listeners
 
     def _create_alias_record(
-        self, zone_id: str, domain: str, load_balancer: aws.lb.LoadBalancer
+        self, name: str, zone_id: str, domain: str, load_balancer: aws.lb.LoadBalancer
     ) -> aws.route53.Record:
         """``domain`` answers with the load balancer's addresses (an alias: no charge per query,
         follows the load balancer's IPs). A only: the load balancer is IPv4 (no dualstack),
         so an AAAA alias would have nothing to point at. No ``allow_overwrite``: a record of
         that name made by hand stops the update instead of being silently taken over."""
         return aws.route53.Record(
-            f"{self._name}-alias",
+            name,
             zone_id=zone_id,
             name=domain,
             type="A",
