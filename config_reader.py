@@ -147,6 +147,15 @@ class ConfigReader:
                 return _MISSING
         return raw
 
+    def structured(self, key: str, *, default: Any) -> Any:
+        """A list or object value as given (YAML) or parsed (the CLI's JSON); ``default`` when
+        unset or unparseable (the problem is then recorded)."""
+        raw = self._raw(key)
+        if raw is _MISSING or raw is None:
+            return default
+        parsed = self._structured(key, raw)
+        return default if parsed is _MISSING else parsed
+
     # -- typed readers -----------------------------------------------------------------------
 
     def string(

@@ -14,6 +14,7 @@ import pulumi_docker as docker
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
+from components.aws.certificate import DomainCertificate, DomainCertificateArgs
 from components.aws.chat import ChatForwarder, ChatForwarderArgs
 from components.aws.cluster import Cluster, ClusterArgs
 from components.aws.database import POSTGRES_PORT, Database, DatabaseArgs, alarm_thresholds
@@ -92,6 +93,24 @@ def alarm_topic_args(monitoring: MonitoringSettings, tags: Mapping[str, str]) ->
         # Alarms; deployment events (EventBridge); Prometheus alerts when AMP is on.
         publishers=("cloudwatch", "events", *(("aps",) if monitoring.managed_prometheus else ())),
         tags=tags,
+    )
+
+
+def unheard_alarms_warning(monitoring: MonitoringSettings) -> str | None:
+    """What an ``up`` says when the alarm topic has no subscriber: alarms would fire, roll
+    deployments back and page nobody. None when someone hears them."""
+    if (
+        monitoring.alarm_emails
+        or monitoring.alarm_webhooks
+        or monitoring.alarm_sqs_queue_arn
+        or monitoring.chat_webhook_url is not None
+    ):
+        return None
+    return (
+        "No one is notified of this stack's alarms: its alarm topic has no subscriber. Set "
+        "alarmEmails (e-mail addresses), alarmWebhooks (PagerDuty/Opsgenie https endpoints), "
+        "alarmSqsQueueArn or chatWebhookUrl (Slack, Teams, Discord, Google Chat; "
+        "pulumi config set --secret) - see docs/monitoring.md."
     )
 
 
@@ -237,7 +256,9 @@ def load_balancer_args(
     public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
     tags: Mapping[str, str],
     keep_access_logs: bool = False,
+    certificate_arn: pulumi.Input[str] | None = None,
 ) -> LoadBalancerArgs:
+    """``certificate_arn``: the stack's own certificate (hostedZoneId); else certificateArn."""
     return LoadBalancerArgs(
         access_log_retention_days=service.alb_access_log_retention_days,
         keep_access_logs=keep_access_logs,
@@ -246,7 +267,11 @@ def load_balancer_args(
         deregistration_delay_seconds=service.deregistration_delay_seconds,
         ingress_cidrs=service.ingress_cidrs,
         domain=service.domain,
-        certificate_arn=service.certificate_arn,
+        certificate_arn=certificate_arn if certificate_arn is not None else service.certificate_arn,
+        alias_zone_id=service.hosted_zone_id,
+        domain_aliases=service.domain_aliases,
+        idle_timeout_seconds=service.load_balancer_idle_timeout_seconds,
+        stickiness_seconds=service.stickiness_seconds,
         deletion_protection=service.alb_deletion_protection,
         vpc_id=vpc_id,
         public_subnet_ids=public_subnet_ids,
@@ -309,6 +334,10 @@ def build_aws(settings: Settings) -> Outputs:
     )
     secrets = AppSecrets(prefix, AppSecretsArgs())
     alarm_topic = AlarmTopic(prefix, alarm_topic_args(monitoring_settings, tags))
+    unheard = unheard_alarms_warning(monitoring_settings)
+    # On `up` only: a preview of a pull request is not where the operator decides who is paged.
+    if unheard is not None and not pulumi.runtime.is_dry_run():
+        pulumi.log.warn(unheard, resource=alarm_topic)
     prometheus = (
         ManagedPrometheus(
             prefix,
@@ -322,6 +351,19 @@ def build_aws(settings: Settings) -> Outputs:
         if monitoring_settings.managed_prometheus
         else None
     )
+    certificate = (
+        DomainCertificate(
+            prefix,
+            DomainCertificateArgs(
+                domain=service_settings.domain,
+                hosted_zone_id=service_settings.hosted_zone_id,
+                aliases=service_settings.domain_aliases,
+                tags=tags,
+            ),
+        )
+        if service_settings.hosted_zone_id is not None and service_settings.domain is not None
+        else None
+    )
     load_balancer = LoadBalancer(
         prefix,
         load_balancer_args(
@@ -330,6 +372,7 @@ def build_aws(settings: Settings) -> Outputs:
             network.public_subnet_ids,
             tags,
             keep_access_logs=settings.retain_on_delete,
+            certificate_arn=certificate.certificate_arn if certificate is not None else None,
         ),
     )
     deployment_alarms = DeploymentAlarms(
@@ -416,6 +459,8 @@ def build_aws(settings: Settings) -> Outputs:
             secret_kms_key_arns=service_settings.secret_kms_key_arns,
             enable_execute_command=service_settings.enable_execute_command,
             task_role_statements=[prometheus.task_role_statement] if prometheus else [],
+            app_policy_statements=service_settings.task_role_statements,
+            app_managed_policy_arns=service_settings.task_role_managed_policy_arns,
             sidecars=[prometheus.sidecar] if prometheus else [],
             log_kms_key_arn=monitoring_settings.log_kms_key_arn,
             retain_on_delete=settings.retain_on_delete,
@@ -558,6 +603,7 @@ def build_aws(settings: Settings) -> Outputs:
         "privateSubnetIds": network.private_subnet_ids,
         "taskSecurityGroupId": task.security_group_id,
         "taskRoleArn": task.task_role_arn,
+        **({"certificateArn": certificate.certificate_arn} if certificate is not None else {}),
         **(
             {
                 # ECS Exec into one task (pick its id from `aws ecs list-tasks`).

@@ -450,10 +450,15 @@ _DEPLOY_ACTIONS: dict[str, list[str]] = {
         "servicediscovery:DeregisterInstance",
         "servicediscovery:*Resource",
         "route53:*HostedZone",
-        "route53:ListHostedZonesByName",
+        "route53:List*",
         "route53:ChangeResourceRecordSets",
         "route53:GetChange",
         "route53:*HealthCheck",
+        # The app's domain (hostedZoneId): its ACM certificate, the validation and alias records
+        # above. Not acm:*Certificate*, which would include ExportCertificate (private keys).
+        "acm:De*Certificate",
+        "acm:RequestCertificate",
+        "acm:*Tags*",
     ],
     # The chat forwarder (chatWebhookUrl): one function, its invoke permission for SNS.
     "Lambda": [

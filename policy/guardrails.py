@@ -531,6 +531,65 @@ lb_https_listener_modern_tls = ResourceValidationPolicy(
 )
 
 
+def _balancer_of(listener: PolicyResource) -> str | None:
+    """The load balancer a listener belongs to: its ARN, or in a preview (ARN unknown) the URN
+    of the load balancer it depends on."""
+    arn = _known(listener.props, "loadBalancerArn")
+    if arn:
+        return str(arn)
+    for dependency in [
+        *listener.property_dependencies.get("loadBalancerArn", []),
+        *listener.dependencies,
+    ]:
+        if dependency.resource_type in LOAD_BALANCERS:
+            return dependency.urn
+    return None
+
+
+def _redirects_to_https(listener: PolicyResource) -> bool:
+    actions = _items(_known(listener.props, "defaultActions"))
+    return bool(actions) and all(
+        isinstance(action, Mapping)
+        and action.get("type") == "redirect"
+        and str((action.get("redirect") or {}).get("protocol") or "").upper() == "HTTPS"
+        for action in actions
+    )
+
+
+def _check_http_redirects(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    by_balancer: dict[str, list[PolicyResource]] = {}
+    for resource in args.resources:
+        if resource.resource_type in LISTENERS:
+            balancer = _balancer_of(resource)
+            if balancer is not None:
+                by_balancer.setdefault(balancer, []).append(resource)
+    for listeners in by_balancer.values():
+        protocols = {str(_known(r.props, "protocol") or "").upper() for r in listeners}
+        if "HTTPS" not in protocols:
+            continue
+        for listener in listeners:
+            if str(_known(listener.props, "protocol") or "").upper() != "HTTP":
+                continue
+            if not _redirects_to_https(listener):
+                report_violation(
+                    f"{_label(listener)} serves plain HTTP on a load balancer that has a "
+                    "certificate: requests (and session cookies) travel unencrypted. Make its "
+                    "default action a redirect to HTTPS (type 'redirect', protocol 'HTTPS', "
+                    "status HTTP_301).",
+                    listener.urn,
+                )
+
+
+lb_http_redirects_to_https = StackValidationPolicy(
+    name="lb-http-redirects-to-https",
+    description=(
+        "On a load balancer with an HTTPS listener, every HTTP listener redirects to HTTPS."
+    ),
+    enforcement_level=MANDATORY,
+    validate=_check_http_redirects,
+)
+
+
 def _check_access_logs(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     key, value = ACCESS_LOGS_TAG
     tags = args.props.get("tags") or {}
@@ -683,6 +742,7 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     log_group_retention,
     target_group_replaceable_and_quick,
     lb_https_listener_modern_tls,
+    lb_http_redirects_to_https,
     lb_access_logs_when_required,
     iam_no_admin_wildcards,
     docker_ports_on_loopback,

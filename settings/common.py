@@ -22,7 +22,14 @@ def project_config() -> tuple[str, dict[str, dict[str, Any]]]:
 
 
 # Object-valued keys: valid, but not declarable in Pulumi.yaml (no object type there).
-OBJECT_KEYS: tuple[str, ...] = ("tags", "environment", "secrets", "imageBuildArgs", "localSecrets")
+OBJECT_KEYS: tuple[str, ...] = (
+    "tags",
+    "environment",
+    "secrets",
+    "imageBuildArgs",
+    "localSecrets",
+    "taskRolePolicyStatements",
+)
 
 TARGETS = ("local", "aws")
 ARCHITECTURES = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -76,6 +83,8 @@ SECRET_ARN = (
     r"(:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*)?"
 )
 ACM_ARN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}"
+# Route 53 hosted zone ids (botocore route53 ResourceId: at most 32 characters).
+HOSTED_ZONE_ID = r"Z[A-Z0-9]{1,31}"
 DOMAIN_PATTERN = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 SUBNET_ID = r"subnet-[0-9a-f]{8,17}"
 ACCOUNT_ID = r"\d{12}"

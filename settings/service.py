@@ -6,13 +6,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from config_reader import ConfigReader, cidr_problem
 from settings.common import (
     ACM_ARN,
     DOMAIN_PATTERN,
     FARGATE_MEMORY,
+    HOSTED_ZONE_ID,
     HTTP_PATH_PATTERN,
     LOG_RETENTION_DAYS,
     MAX_STOP_TIMEOUT_SECONDS,
@@ -24,6 +25,21 @@ from settings.common import (
     refuse_taken_names,
     secret_arn_problem,
 )
+from settings.task_role import read_task_role_managed_policies, read_task_role_statements
+
+LIVEVIEW_HEARTBEAT_SECONDS = 30
+"""Phoenix's socket heartbeat: a LiveView client sends one every 30 s (phoenix.js
+``heartbeatIntervalMs: 30000``); a load balancer idle timeout at or below it cuts idle sockets."""
+ACM_COMMON_NAME_LENGTH = 64
+"""ACM's RequestCertificate: a domain name (Common Name) of at most 64 characters."""
+MAX_DOMAIN_ALIASES = 9
+"""ACM's default quota of 10 names per certificate, domain included
+(https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html)."""
+"""ACM's RequestCertificate: a domain name (Common Name) of at most 64 characters."""
+IDLE_TIMEOUT_RANGE = (1, 4000)
+"""What an ALB accepts for ``idle_timeout.timeout_seconds`` (botocore elbv2's documentation)."""
+STICKINESS_RANGE = (1, 604_800)
+"""What a target group accepts for ``stickiness.lb_cookie.duration_seconds`` (1 s to 1 week)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,21 @@ class ServiceSettings:
     ingress_cidrs: tuple[str, ...]
     domain: str | None
     certificate_arn: str | None
+    """A certificate made elsewhere (exclusive with hosted_zone_id)."""
+    hosted_zone_id: str | None
+    domain_aliases: tuple[str, ...]
+    """Other names of the app in the same zone (e.g. www.): on the certificate, pointed here."""
+    """Route 53 public hosted zone of ``domain``: the stack issues and validates the certificate
+    and points the domain at the load balancer."""
     alb_deletion_protection: bool
+    load_balancer_idle_timeout_seconds: int
+    """How long the load balancer keeps an idle connection (a LiveView socket) open."""
+    stickiness_seconds: int | None
+    """Sticky sessions (lb_cookie) this long; None - off."""
+    task_role_statements: tuple[Mapping[str, Any], ...]
+    """Extra IAM statements of the app's task role (its own AWS access)."""
+    task_role_managed_policy_arns: tuple[str, ...]
+    """Managed policies attached to the app's task role."""
     environment: Mapping[str, str]
     """Plain environment variables, sorted, no nulls."""
     secret_arns: Mapping[str, str]
@@ -73,7 +103,7 @@ class ServiceSettings:
 
     @property
     def https(self) -> bool:
-        return self.certificate_arn is not None
+        return self.certificate_arn is not None or self.hosted_zone_id is not None
 
 
 def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
@@ -130,6 +160,65 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
     )
     if certificate is not None and domain is None:
         reader.problem("domain", None, "required with certificateArn (the certificate's host)")
+    zone = reader.optional_string(
+        "hostedZoneId",
+        pattern=HOSTED_ZONE_ID,
+        allowed="a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ (without /hostedzone/)",
+    )
+    if zone is not None and domain is None:
+        reader.problem(
+            "domain", None, "required with hostedZoneId (the name the certificate and record get)"
+        )
+    if zone is not None and domain is not None and len(domain) > ACM_COMMON_NAME_LENGTH:
+        reader.problem(
+            "domain",
+            domain,
+            f"at most {ACM_COMMON_NAME_LENGTH} characters with hostedZoneId: ACM refuses a longer "
+            "certificate name (its Common Name); use a shorter host or certificateArn",
+        )
+    if zone is not None and certificate is not None:
+        reader.problem(
+            "certificateArn",
+            certificate,
+            "set either hostedZoneId (the stack issues and validates a certificate for domain) "
+            "or certificateArn (a certificate made elsewhere), not both",
+        )
+    aliases = reader.string_list(
+        "domainAliases",
+        item=lambda v: (
+            None
+            if re.fullmatch(DOMAIN_PATTERN, v)
+            else "a lowercase host name like www.example.com"
+        ),
+    )
+    if aliases and zone is None:
+        reader.problem(
+            "domainAliases",
+            list(aliases),
+            "needs hostedZoneId (the stack puts them on its certificate and in that zone); "
+            "with certificateArn, point the names at loadBalancerDnsName yourself",
+        )
+    repeated = sorted({a for a in aliases if aliases.count(a) > 1 or a == domain})
+    if repeated:
+        reader.problem("domainAliases", repeated, "each name once, and not domain itself")
+    if len(aliases) > MAX_DOMAIN_ALIASES:
+        reader.problem(
+            "domainAliases",
+            f"<{len(aliases)} names>",
+            f"at most {MAX_DOMAIN_ALIASES}: ACM's default quota is 10 names per certificate",
+        )
+    idle_low, idle_high = IDLE_TIMEOUT_RANGE
+    idle_timeout = reader.integer("loadBalancerIdleTimeout", minimum=idle_low, maximum=idle_high)
+    if idle_low <= idle_timeout <= LIVEVIEW_HEARTBEAT_SECONDS:
+        reader.problem(
+            "loadBalancerIdleTimeout",
+            idle_timeout,
+            f"must be above {LIVEVIEW_HEARTBEAT_SECONDS} s, Phoenix's socket heartbeat: the load "
+            "balancer would close idle LiveView sockets before the next heartbeat "
+            f"(allowed {LIVEVIEW_HEARTBEAT_SECONDS + 1}-{idle_high}; AWS default 60)",
+        )
+    sticky_low, sticky_high = STICKINESS_RANGE
+    stickiness = reader.integer("loadBalancerStickinessSeconds", minimum=0, maximum=sticky_high)
     distribution_port = reader.integer("distributionPort", minimum=1024, maximum=65535)
     reader.require(
         distribution_port != port,
@@ -167,7 +256,13 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         ingress_cidrs=reader.string_list("ingressCidrs", item=cidr_problem, min_items=1),
         domain=domain,
         certificate_arn=certificate,
+        hosted_zone_id=zone,
+        domain_aliases=aliases,
         alb_deletion_protection=reader.boolean("albDeletionProtection"),
+        load_balancer_idle_timeout_seconds=idle_timeout,
+        stickiness_seconds=stickiness if stickiness >= sticky_low else None,
+        task_role_statements=read_task_role_statements(reader),
+        task_role_managed_policy_arns=read_task_role_managed_policies(reader),
         environment=MappingProxyType(environment),
         secret_arns=MappingProxyType(secrets),
         secret_kms_key_arns=reader.string_list("secretsKmsKeyArns", item=kms_key_problem),

@@ -1145,6 +1145,69 @@ def _security_group_rule(request: str) -> dict[str, Spec]:
     }
 
 
+# -- HTTPS on the app's domain (ACM, Route 53), LiveView stickiness, app task-role policies ------
+ACM_CERTIFICATE = "aws:acm/certificate:Certificate"
+ACM_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+DNS_RECORD = "aws:route53/record:Record"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ACM_REQUEST = "https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html"
+ROUTE53_NAMES = "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html"
+ROUTE53_RECORD_SET = (
+    "https://docs.aws.amazon.com/Route53/latest/APIReference/API_ResourceRecordSet.html"
+)
+ACM_COMMON_NAME = Doc(
+    "a certificate's domain name (its Common Name): at most 64 characters, periods included",
+    ACM_REQUEST,
+    lambda v: isinstance(v, str) and len(v) <= 64,
+    Quote(
+        "the length of the domain name (technically, the Common Name) that you provide cannot "
+        "exceed 64 octets (characters), including periods",
+        api=Api("acm", "RequestCertificateRequest", "DomainName"),
+    ),
+)
+DNS_NAME_SIZE = Doc(
+    "a DNS name: at most 255 bytes, each label 1-63",
+    ROUTE53_NAMES,
+    lambda v: (
+        isinstance(v, str)
+        and len(v.rstrip(".").encode()) <= 255
+        and all(0 < len(label) <= 63 for label in v.rstrip(".").split("."))
+    ),
+)
+ALIAS_HAS_NO_TTL = Doc(
+    "an alias record has no TTL and no records of its own (Route 53 uses the target's)",
+    ROUTE53_RECORD_SET,
+    lambda r: not r.get("aliases") or ("ttl" not in r and not r.get("records")),
+    Quote(
+        "If you're creating or updating an alias resource record set, omit TTL.",
+        api=Api("route53", "ResourceRecordSet", "TTL"),
+    ),
+)
+STICKINESS_TYPE = Doc(
+    "an Application Load Balancer's stickiness type: lb_cookie or app_cookie",
+    ELB_HEALTH,
+    _one_of("lb_cookie", "app_cookie"),
+    Quote(
+        "The possible values are: lb_cookie and app_cookie for Application Load Balancers.",
+        api=Api("elbv2", "TargetGroupAttribute", "Key"),
+    ),
+)
+STICKINESS_DURATION = Doc(
+    "lb_cookie stickiness duration: 1 second to 1 week (604800 seconds)",
+    ELB_HEALTH,
+    _between(1, 604_800),
+    Quote(
+        "The range is 1 second to 1 week (604800 seconds).",
+        api=Api("elbv2", "TargetGroupAttribute", "Key"),
+    ),
+)
+ACM_NAMES_PER_CERTIFICATE = Doc(
+    "at most 10 names per ACM certificate, the domain name included (the default quota)",
+    "https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html",
+    lambda v: isinstance(v, list) and len(v) + 1 <= 10,
+)
+TAGS["acm"] = TagSpec("Tag.Key", "Tag.Value", "RequestCertificateRequest.Tags")
+
 # fmt: off
 ROWS: list[Row] = [
     *rows(VPC, "ec2", {
@@ -1690,6 +1753,43 @@ ROWS: list[Row] = [
         "roleArn": "CreateWorkspaceRequest.workspaceRoleArn",
         "grafanaVersion": "CreateWorkspaceRequest.grafanaVersion",
     }),
+
+    *rows(ACM_CERTIFICATE, "acm", {
+        "domainName": ("RequestCertificateRequest.DomainName", ACM_COMMON_NAME),
+        "validationMethod": "RequestCertificateRequest.ValidationMethod",
+        "subjectAlternativeNames": ("RequestCertificateRequest.SubjectAlternativeNames",
+                                    ACM_NAMES_PER_CERTIFICATE),
+        "subjectAlternativeNames[]": "DomainList.member",
+    }),
+    *rows(ACM_VALIDATION, "acm", {
+        "certificateArn": "DescribeCertificateRequest.CertificateArn",
+        "validationRecordFqdns": PROVIDER_ONLY,
+        "validationRecordFqdns[]": Note(
+            "compared by the provider with the certificate's validation options; never sent"
+        ),
+    }, tags=False),
+    *rows(DNS_RECORD, "route53", {
+        "": ALIAS_HAS_NO_TTL,
+        "zoneId": "ChangeResourceRecordSetsRequest.HostedZoneId",
+        "name": ("ResourceRecordSet.Name", DNS_NAME_SIZE),
+        "type": "ResourceRecordSet.Type",
+        "ttl": "ResourceRecordSet.TTL",
+        "records": "ResourceRecordSet.ResourceRecords",
+        "records[]": "ResourceRecord.Value",
+        "allowOverwrite": PROVIDER_ONLY,
+        "aliases[].name": ("AliasTarget.DNSName", DNS_NAME_SIZE),
+        "aliases[].zoneId": "AliasTarget.HostedZoneId",
+        "aliases[].evaluateTargetHealth": "AliasTarget.EvaluateTargetHealth",
+    }, tags=False),
+    *rows(ROLE_POLICY_ATTACHMENT, "iam", {
+        "role": "AttachRolePolicyRequest.RoleName",
+        "policyArn": "AttachRolePolicyRequest.PolicyArn",
+    }, tags=False),
+    *rows(TARGET_GROUP, "elbv2", {
+        "stickiness.enabled": BOOLEAN,
+        "stickiness.type": STICKINESS_TYPE,
+        "stickiness.cookieDuration": STICKINESS_DURATION,
+    }, tags=False),
 ]
 # fmt: on
 

@@ -65,6 +65,8 @@ class Registered:
     prefix: str = ""
     """``<appName>-<stack>`` of a stack run: the name of the stack's own units (the web
     Service, its FargateTask, the LoadBalancer, ...); empty for component runs."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged as warnings (``pulumi.log.warn``), as ``pulumi up`` prints them."""
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -186,4 +188,5 @@ def run_stack(
         result["error"],
         result.get("secret_outputs", []),
         prefix=f"{app_name}-{stack}",
+        warnings=result.get("warnings", []),
     )

@@ -310,6 +310,28 @@ def _ec2_with_arn(r: NewResource) -> Answer:
     return r.default_id, {"arn": _arn("ec2", f"{kind}/{r.default_id}")}
 
 
+def _acm_certificate(r: NewResource) -> Answer:
+    """ACM's answer to a DNS-validated request: one CNAME to create per name it covers."""
+    certificate_id = _uuid_like(r.name)
+    arn = _arn("acm", f"certificate/{certificate_id}")
+    names = [r.inputs["domainName"], *r.inputs.get("subjectAlternativeNames", [])]
+    options = [
+        {
+            "domainName": name,
+            "resourceRecordName": f"_{short_hash(name, 32)}.{name}.",
+            "resourceRecordType": "CNAME",
+            "resourceRecordValue": f"_{short_hash(arn + name, 32)}.mhbtsbpdnt.acm-validations.aws.",
+        }
+        for name in names
+    ]
+    return arn, {"arn": arn, "domainValidationOptions": options, "status": "PENDING_VALIDATION"}
+
+
+def _route53_record(r: NewResource) -> Answer:
+    fqdn = str(r.inputs["name"]).rstrip(".")
+    return f"{r.inputs['zoneId']}_{fqdn}_{r.inputs['type']}", {"fqdn": fqdn}
+
+
 def _generic(r: NewResource) -> Answer:
     """Any other type: its inputs echoed, and an ARN for AWS resources that have none."""
     if r.type.startswith("aws:") and "arn" not in r.inputs:
@@ -350,6 +372,8 @@ OUTPUTS: dict[str, Callable[[NewResource], Answer]] = {
     "aws:ec2/vpc:Vpc": _ec2_with_arn,
     "aws:ec2/subnet:Subnet": _ec2_with_arn,
     "aws:ec2/securityGroup:SecurityGroup": _ec2_with_arn,
+    "aws:acm/certificate:Certificate": _acm_certificate,
+    "aws:route53/record:Record": _route53_record,
 }
 """Type token -> the (id, outputs) a provider would answer; other types get :func:`_generic`."""
 

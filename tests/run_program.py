@@ -10,6 +10,7 @@ Used by :func:`tests.harness.run_stack`, one fresh interpreter per run.
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 import sys
 from typing import Any
@@ -21,12 +22,32 @@ from tests.harness import PROJECT, PROJECT_DIR
 from tests.mocks import AwsLikeMocks, RecordingMonitor, unwrap
 
 
+class EngineLog(logging.Handler):
+    """Keeps the messages the engine would print as warnings."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            self.warnings.append(record.getMessage())
+
+
 def main(
     stack: str, config: dict[str, Any], secret_keys: list[str], preview: bool = False
 ) -> dict[str, Any]:
     mocks = AwsLikeMocks(preview=preview)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    # What the program logs through pulumi.log reaches the mocks' engine, which hands it to
+    # this logger: the warnings `pulumi up` would print.
+    engine_log = EngineLog()
+    logger = logging.getLogger(f"pulumi-engine-{stack}")
+    logger.propagate = False
+    logger.addHandler(engine_log)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=logger
+    )
     pulumi.runtime.set_all_config(
         {key: cli_value(value) for key, value in config.items()}, secret_keys
     )
@@ -58,6 +79,7 @@ def main(
         "outputs": outputs,
         "secret_outputs": sorted(secret_outputs),
         "error": error,
+        "warnings": engine_log.warnings,
     }
 
 

@@ -69,6 +69,25 @@ OPTION_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
             "databaseSecurityGroupId": "sg-0abc1234",
         },
     ),
+    "staging with its own domain, LiveView settings and app permissions": (
+        "staging",
+        {
+            "domain": "shop.example.com",
+            "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+            "domainAliases": ["www.shop.example.com"],
+            "loadBalancerIdleTimeout": 3600,
+            "loadBalancerStickinessSeconds": 86400,
+            "taskRolePolicyStatements": [
+                {
+                    "Sid": "Uploads",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": "arn:aws:s3:::shop-uploads/*",
+                }
+            ],
+            "taskRoleManagedPolicyArns": ["arn:aws:iam::123456789012:policy/elixir-app-staging-x"],
+        },
+    ),
 }
 
 OPTION_SECRETS: dict[str, dict[str, Any]] = {

@@ -225,6 +225,25 @@ CREATE_CALLS: dict[str, list[str]] = {
         "aps:DescribeWorkspace",
         "aps:DescribeLoggingConfiguration",  # read right after creation by the provider
     ],
+    "aws:acm/certificate:Certificate": [
+        "acm:RequestCertificate",
+        "acm:DescribeCertificate",
+        "acm:AddTagsToCertificate",
+        "acm:ListTagsForCertificate",
+        "acm:DeleteCertificate",
+    ],
+    "aws:acm/certificateValidation:CertificateValidation": ["acm:DescribeCertificate"],
+    "aws:route53/record:Record": [
+        "route53:GetHostedZone",  # the provider reads the zone's name to build the fqdn
+        "route53:ChangeResourceRecordSets",
+        "route53:GetChange",
+        "route53:ListResourceRecordSets",
+    ],
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": [
+        "iam:AttachRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:DetachRolePolicy",
+    ],
 }
 
 
@@ -287,6 +306,11 @@ def call_target(
     if action.startswith("s3:"):
         (bucket,) = [b.outputs["bucket"] for b in run.of_type("aws:s3/bucket:Bucket")]
         return f"arn:aws:s3:::{bucket}", context
+    if resource_type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+        # The attach and detach calls carry the policy ARN (the role's condition key); one
+        # attachment of the run stands for all (each is checked by the caller's own test).
+        attachment = run.of_type(resource_type)[0]
+        context["iam:PolicyARN"] = attachment.inputs["policyArn"]
     if action.startswith("iam:"):
         role = web_task(run).of_type("aws:iam/role:Role")[0].outputs["name"]
         return f"arn:aws:iam::{ACCOUNT}:role/{role}", context
@@ -373,18 +397,23 @@ def test_deploy_role_can_hand_the_grafana_role_to_managed_grafana() -> None:
         assert allowed(policy, "iam:PassRole", arn, context)
 
 
+def missing_calls(policy: dict[str, Any], run: Registered, stack: str) -> list[str]:
+    """The create calls of the run's AWS types that the policy does not allow."""
+    return [
+        f"{resource_type}: {action}"
+        for resource_type in sorted({r.type for r in run.custom() if r.type.startswith("aws:")})
+        for action in CREATE_CALLS[resource_type]
+        if not allowed(policy, action, *call_target(resource_type, action, run, stack))
+    ]
+
+
 def test_deploy_role_may_create_the_chat_forwarder() -> None:
     run = run_stack(
         "dev", secrets={"chatWebhookUrl": "https://hooks.slack.com/services/T0/B0/XXXX"}
     )
     assert run.error is None, run.error
     policy = deploy_policy(scope("dev"))
-    missing = [
-        f"{resource_type}: {action}"
-        for resource_type in sorted({r.type for r in run.custom() if r.type.startswith("aws:")})
-        for action in CREATE_CALLS[resource_type]
-        if not allowed(policy, action, *call_target(resource_type, action, run, "dev"))
-    ]
+    missing = missing_calls(policy, run, "dev")
     assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
     (function_role,) = [
         r
@@ -393,3 +422,28 @@ def test_deploy_role_may_create_the_chat_forwarder() -> None:
     ]
     arn = f"arn:aws:iam::{ACCOUNT}:role/{function_role.outputs['name']}"
     assert allowed(policy, "iam:PassRole", arn, {"iam:PassedToService": "lambda.amazonaws.com"})
+
+
+def test_deploy_role_may_create_the_domain_certificate_and_the_apps_policies() -> None:
+    """hostedZoneId: certificate, validation and alias records; taskRoleManagedPolicyArns:
+    attachments of policies named for the stack (other ARNs are refused by design: the CI role
+    must not hand the app, or itself, AWS's broad managed policies)."""
+    own = f"arn:aws:iam::{ACCOUNT}:policy/elixir-app-dev-uploads"
+    run = run_stack(
+        "dev",
+        {
+            "domain": "shop.example.com",
+            "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+            "taskRoleManagedPolicyArns": [own],
+        },
+    )
+    assert run.error is None, run.error
+    policy = deploy_policy(scope("dev"))
+    missing = missing_calls(policy, run, "dev")
+    assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
+    role = web_task(run).of_type("aws:iam/role:Role")[0].outputs["name"]
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+    broad = "arn:aws:iam::aws:policy/AdministratorAccess"
+    assert not allowed(policy, "iam:AttachRolePolicy", role_arn, {"iam:PolicyARN": broad})
+    # Private keys of exportable certificates stay out of CI's reach.
+    assert not allowed(policy, "acm:ExportCertificate", "*", {})

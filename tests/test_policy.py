@@ -456,7 +456,10 @@ def test_policy_passes_the_good_resource_and_names_the_bad_one(
 def test_every_policy_has_cases_and_the_pack_lists_every_policy_once() -> None:
     names = [p.name for p in g.ALL_POLICIES]
     assert len(names) == len(set(names))
-    covered = {case[0].name for case in CASES} | {g.ecr_lifecycle_policy.name}
+    covered = {case[0].name for case in CASES} | {
+        g.ecr_lifecycle_policy.name,
+        g.lb_http_redirects_to_https.name,
+    }
     assert covered == set(names)
 
 
@@ -477,6 +480,7 @@ def test_security_policies_are_mandatory_and_hygiene_ones_advisory() -> None:
         "ecs-app-read-only-root-filesystem",
         "ecr-scan-on-push",
         "lb-https-listener-modern-tls",
+        "lb-http-redirects-to-https",
         "lb-access-logs-when-required",
         "iam-no-admin-wildcards",
         "docker-ports-on-loopback",

@@ -3,7 +3,11 @@
 Creates: the load balancer's security group (80, and 443 with a certificate, from the allowed
 CIDRs), the internet-facing ALB in the public subnets, the ``ip`` target group on the container
 port (health check on the health path, short deregistration delay, ``name_prefix``) and either
-an HTTP listener or an HTTPS listener plus an 80 -> 443 redirect.
+an HTTP listener or an HTTPS listener plus an 80 -> 443 redirect; with a Route 53 hosted zone,
+the alias record pointing the domain at the load balancer.
+
+The idle timeout stays above Phoenix's 30 s socket heartbeat (settings refuse less), so idle
+LiveView sockets live; optional lb_cookie stickiness serves LiveView's long-poll fallback.
 
 Built before the service: the deployment alarms watch this load balancer and target group, and
 the ECS service must name those alarms when it is created.
@@ -43,8 +47,16 @@ class LoadBalancerArgs:
     """Subnets of the internet-facing load balancer (two zones at least)."""
     domain: str | None = None
     """Public host name; None - the load balancer's DNS name."""
-    certificate_arn: str | None = None
+    certificate_arn: pulumi.Input[str] | None = None
     """ACM certificate: HTTPS on 443, and 80 redirects to it."""
+    alias_zone_id: str | None = None
+    """Route 53 hosted zone of ``domain``: an alias A record points the domain here."""
+    domain_aliases: Sequence[str] = ()
+    """Other names in that zone pointed here too (with ``alias_zone_id``)."""
+    idle_timeout_seconds: int = 60
+    """How long an idle connection (a LiveView socket between heartbeats) stays open."""
+    stickiness_seconds: int | None = None
+    """lb_cookie stickiness of the target group this long (None: off)."""
     deletion_protection: bool = False
     """Refuse to delete the load balancer."""
     access_log_retention_days: int | None = None
@@ -94,6 +106,12 @@ class LoadBalancer(pulumi.ComponentResource):
         ).apply(lambda arns: arns[0])
         self.load_balancer_arn_suffix = load_balancer.arn_suffix
         self.target_group_arn_suffix = target_group.arn_suffix
+        if args.alias_zone_id is not None and args.domain is not None:
+            for dns_name in (args.domain, *args.domain_aliases):
+                suffix = "" if dns_name == args.domain else f"-{dns_name}"
+                self._create_alias_record(
+                    f"{self._name}-alias{suffix}", args.alias_zone_id, dns_name, load_balancer
+                )
         self.register_outputs(
             {
                 "url": self.url,
@@ -163,7 +181,7 @@ class LoadBalancer(pulumi.ComponentResource):
             subnets=args.public_subnet_ids,
             drop_invalid_header_fields=True,
             enable_deletion_protection=args.deletion_protection,
-            idle_timeout=60,
+            idle_timeout=args.idle_timeout_seconds,
             tags=lb_tags,
             opts=self._child(),
         )
@@ -189,6 +207,13 @@ class LoadBalancer(pulumi.ComponentResource):
                 "healthy_threshold": 2,
                 "unhealthy_threshold": 3,
             },
+            stickiness=(
+                aws.lb.TargetGroupStickinessArgs(
+                    enabled=True, type="lb_cookie", cookie_duration=args.stickiness_seconds
+                )
+                if args.stickiness_seconds is not None
+                else None
+            ),
             tags=self._tags,
             opts=self._child(),
         )
@@ -237,3 +262,25 @@ class LoadBalancer(pulumi.ComponentResource):
                 )
             ]
         return load_balancer, target_group, listeners
+
+    def _create_alias_record(
+        self, name: str, zone_id: str, domain: str, load_balancer: aws.lb.LoadBalancer
+    ) -> aws.route53.Record:
+        """``domain`` answers with the load balancer's addresses (an alias: no charge per query,
+        follows the load balancer's IPs). A only: the load balancer is IPv4 (no dualstack),
+        so an AAAA alias would have nothing to point at. No ``allow_overwrite``: a record of
+        that name made by hand stops the update instead of being silently taken over."""
+        return aws.route53.Record(
+            name,
+            zone_id=zone_id,
+            name=domain,
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=load_balancer.dns_name,
+                    zone_id=load_balancer.zone_id,
+                    evaluate_target_health=True,
+                )
+            ],
+            opts=self._child(parent=load_balancer),
+        )

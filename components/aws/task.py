@@ -2,10 +2,11 @@
 
 Creates: the log group; a least-privilege execution role (pull this image, write these logs,
 read these secrets and decrypt them with these keys) and a separate task role (the app's own
-AWS identity, plus ECS Exec's channels and session logs when exec is on); the Fargate task
-definition (the app container on its port, awslogs, secrets by ARN, a stop timeout longer than
-the load balancer's draining, optional sidecars); the task security group (egress only:
-who may reach the tasks is decided where the units are composed).
+AWS identity, plus ECS Exec's channels and session logs when exec is on, and the app's own
+statements and managed policies from the stack's settings, in a policy of their own); the
+Fargate task definition (the app container on its port, awslogs, secrets by ARN, a stop timeout
+longer than the load balancer's draining, optional sidecars); the task security group (egress
+only: who may reach the tasks is decided where the units are composed).
 
 The web service, a worker service and one-off runs (migrations) are all tasks of this kind:
 ``components.aws.service.Service`` runs one as a service, the composition may run the same
@@ -14,6 +15,7 @@ definition with another command.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -313,7 +315,11 @@ class FargateTaskArgs:
     enable_execute_command: bool = False
     """Give the task role ECS Exec's channels and session-log permissions."""
     task_role_statements: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
-    """IAM statements the app's own task role needs."""
+    """IAM statements the stack's own parts need on the task role (exec, metrics)."""
+    app_policy_statements: Sequence[Mapping[str, Any]] = ()
+    """The app's own statements (taskRolePolicyStatements), in an inline policy of their own."""
+    app_managed_policy_arns: Sequence[str] = ()
+    """Managed policies attached to the task role (taskRoleManagedPolicyArns)."""
     sidecars: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
     """Extra container definitions (e.g. the metrics collector); must be non-essential."""
     log_kms_key_arn: pulumi.Input[str] | None = None
@@ -405,6 +411,21 @@ class FargateTask(pulumi.ComponentResource):
                 policy=pulumi.Output.all(pulumi.Output.all(*statements), exec_statements).apply(
                     lambda v: policy_document([*v[0], *v[1]])
                 ),
+                opts=self._child(parent=task_role),
+            )
+        if args.app_policy_statements:
+            aws.iam.RolePolicy(
+                f"{name}-task-app",
+                role=task_role.id,
+                policy=policy_document([dict(s) for s in args.app_policy_statements]),
+                opts=self._child(parent=task_role),
+            )
+        for arn in args.app_managed_policy_arns:
+            # Named by the ARN, not by position: reordering the list changes nothing.
+            aws.iam.RolePolicyAttachment(
+                f"{name}-task-policy-{hashlib.sha256(arn.encode()).hexdigest()[:8]}",
+                role=task_role.name,
+                policy_arn=arn,
                 opts=self._child(parent=task_role),
             )
         task_definition = aws.ecs.TaskDefinition(

@@ -1,0 +1,96 @@
+"""DomainCertificate (aws): an ACM certificate for the app's domain, validated through Route 53.
+
+Creates: the ACM certificate (DNS validation; extra names as subject alternative names), the
+CNAME validation record ACM asks for per name, in the given public hosted zone, and the
+validation that waits until ACM has issued the certificate (usually a few minutes once the
+records resolve; the provider gives up after 75 minutes).
+
+``certificate_arn`` resolves only once the certificate is issued, so an HTTPS listener built with
+it never refers to a pending certificate (ELB refuses that). The validation CNAME is the same for
+every certificate of the same name in the account, which is why its record may overwrite one a
+former certificate left behind (``allow_overwrite``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.urns import component_options
+
+VALIDATION_RECORD_TTL_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class DomainCertificateArgs:
+    domain: str
+    """The name the certificate is for (the app's public host)."""
+    hosted_zone_id: str
+    """Route 53 public hosted zone holding ``domain``: the validation record goes there."""
+    aliases: Sequence[str] = ()
+    """Other names in the same zone the certificate covers (subject alternative names)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for the certificate."""
+
+
+def validation_record(
+    options: Sequence[aws.acm.outputs.CertificateDomainValidationOption], domain: str
+) -> dict[str, str]:
+    """The DNS record ACM asks for ``domain``, from the certificate's
+    ``domain_validation_options`` (a set: found by name, not by position)."""
+    for option in options:
+        if option.domain_name == domain:
+            return {
+                "name": str(option.resource_record_name),
+                "type": str(option.resource_record_type),
+                "value": str(option.resource_record_value),
+            }
+    raise ValueError(f"ACM asked for no validation record of {domain}")
+
+
+class DomainCertificate(pulumi.ComponentResource):
+    certificate_arn: pulumi.Output[str]
+    """The certificate's ARN, known once ACM has issued it."""
+
+    def __init__(
+        self, name: str, args: DomainCertificateArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("elixir-devops:aws:DomainCertificate", name, None, component_options(opts))
+        certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=args.domain,
+            subject_alternative_names=list(args.aliases) or None,
+            validation_method="DNS",
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # One record per name, known before ACM answers (so a preview shows them all); the
+        # domain's keeps the name it had before aliases existed.
+        fqdns: list[pulumi.Output[str]] = []
+        for dns_name in (args.domain, *args.aliases):
+            record = certificate.domain_validation_options.apply(
+                lambda options, dns_name=dns_name: validation_record(options, dns_name)
+            )
+            suffix = "" if dns_name == args.domain else f"-{dns_name}"
+            validation_dns = aws.route53.Record(
+                f"{name}-certificate-validation{suffix}",
+                zone_id=args.hosted_zone_id,
+                name=record["name"],
+                type=record["type"],
+                records=[record["value"]],
+                ttl=VALIDATION_RECORD_TTL_SECONDS,
+                allow_overwrite=True,
+                opts=pulumi.ResourceOptions(parent=certificate),
+            )
+            fqdns.append(validation_dns.fqdn)
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=fqdns,
+            opts=pulumi.ResourceOptions(parent=certificate),
+        )
+        self.certificate_arn = validation.certificate_arn
+        self.register_outputs({"certificate_arn": self.certificate_arn})
