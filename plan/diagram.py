@@ -34,7 +34,7 @@ AWS_EDGES: tuple[tuple[str, str, str], ...] = (
     ("Service", "FargateTask", "runs"),
     ("Service", "Cluster", "runs in"),
     ("Service", "Database", "PostgreSQL 5432"),
-    ("Network", "Service", "subnets, NAT"),
+    ("Network", "Service", "VPC, subnets"),
     ("ServiceDiscovery", "Service", "DNS_CLUSTER_QUERY"),
     ("ContainerImage", "ContainerRegistry", "push"),
     ("ContainerRegistry", "FargateTask", "image by digest"),
