@@ -65,6 +65,33 @@ LOCAL_EDGES: tuple[tuple[str, str, str], ...] = (
 
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
+WHAT: dict[str, str] = {
+    "elixir-devops:aws:Network": "VPC, subnets, NAT",
+    "elixir-devops:aws:ContainerRegistry": "ECR repository",
+    "elixir-devops:aws:LoadBalancer": "Application Load Balancer",
+    "elixir-devops:aws:AccessLogBucket": "S3 access logs",
+    "elixir-devops:aws:Cluster": "ECS cluster",
+    "elixir-devops:aws:FargateTask": "task definition, roles, logs",
+    "elixir-devops:aws:Service": "ECS service on Fargate",
+    "elixir-devops:aws:RuntimeSecrets": "Secrets Manager",
+    "elixir-devops:aws:ServiceDiscovery": "Cloud Map",
+    "elixir-devops:aws:Database": "RDS PostgreSQL",
+    "elixir-devops:aws:AlarmTopic": "SNS topic",
+    "elixir-devops:aws:DeploymentAlarms": "CloudWatch alarms",
+    "elixir-devops:aws:Monitoring": "CloudWatch alarms, dashboard",
+    "elixir-devops:aws:ManagedPrometheus": "Amazon Managed Prometheus",
+    "elixir-devops:aws:DeployEvents": "EventBridge rule",
+    "elixir-devops:aws:ChatForwarder": "Lambda function",
+    "elixir-devops:index:ContainerImage": "docker build",
+    "elixir-devops:index:AppSecrets": "generated secrets",
+    "elixir-devops:local:Network": "docker network",
+    "elixir-devops:local:ContainerRegistry": "registry container",
+    "elixir-devops:local:ContainerService": "app container(s)",
+    "elixir-devops:local:Database": "postgres container",
+    "elixir-devops:local:Monitoring": "Prometheus, Alertmanager, Grafana",
+}
+"""What each component is, on the node (a component not listed shows only its name)."""
+
 
 def node_id(label: str) -> str:
     """Prefixed, so no component name can collide with a Mermaid keyword (end, graph...)."""
@@ -73,9 +100,9 @@ def node_id(label: str) -> str:
 
 
 def _node_text(component: Component, count: int) -> str:
-    kind = component.type.split(":")[1]
-    where = {"aws": "AWS", "local": "Docker", "index": "both targets"}.get(kind, kind)
-    return f"{component.label}<br/>{count} resource{'s' if count != 1 else ''}, {where}"
+    what = WHAT.get(component.type)
+    resources = f"{count} resource{'s' if count != 1 else ''}"
+    return "<br/>".join([component.label, *([what] if what else []), resources])
 
 
 def _outside_text(node: str, resources: Sequence[Recorded]) -> str:
