@@ -314,7 +314,7 @@ class _Context:
         return LineItem(
             component=self.component.get(r.urn, "stack"),
             item=item,
-            quantity=round(quantity, 6),
+            quantity=quantity,
             unit=price.per,
             unit_usd=round(unit_usd, 8),
             monthly_usd=round(quantity * unit_usd, 2),
@@ -633,15 +633,13 @@ def merge(items: Sequence[LineItem]) -> list[LineItem]:
         key = (i.component, i.item, i.price, i.unit_usd)
         if key in merged:
             m = merged[key]
-            merged[key] = replace(
-                m,
-                quantity=round(m.quantity + i.quantity, 6),
-                monthly_usd=round(m.monthly_usd + i.monthly_usd, 2),
-                count=m.count + i.count,
-            )
+            merged[key] = replace(m, quantity=m.quantity + i.quantity, count=m.count + i.count)
         else:
             merged[key] = i
-    return list(merged.values())
+    return [
+        replace(i, quantity=round(i.quantity, 6), monthly_usd=round(i.quantity * i.unit_usd, 2))
+        for i in merged.values()
+    ]
 
 
 def estimate(

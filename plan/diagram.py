@@ -108,7 +108,10 @@ def _node_text(component: Component, count: int) -> str:
 def _outside_text(node: str, resources: Sequence[Recorded]) -> str:
     if node != SUBSCRIBERS:
         return OUTSIDE[node]
-    protocols = sorted({str(r.inputs.get("protocol")) for r in resources if r.type == SUBSCRIPTION})
+    # A lambda subscription is the chat forwarder, drawn as its own component.
+    protocols = sorted(
+        {str(r.inputs.get("protocol")) for r in resources if r.type == SUBSCRIPTION} - {"lambda"}
+    )
     return f'(["Alarm subscribers<br/>{", ".join(protocols) or "none configured"}"])'
 
 
