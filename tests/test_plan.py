@@ -451,3 +451,23 @@ def test_base_comparison_from_the_command_line_in_markdown(two_commits: Path) ->
     assert completed.stdout.startswith(f"#### Offline plan of `dev` against `{head}`: ")
     assert "| + | Network | `aws:ec2/natGateway:NatGateway` |" in completed.stdout
     assert "| Service | -3.65 |" in completed.stdout
+
+
+def test_every_pull_request_preview_adds_the_plan_against_its_base_commit() -> None:
+    workflow = yaml.safe_load((PROJECT_DIR / ".github" / "workflows" / "preview.yml").read_text())
+    steps = workflow["jobs"]["preview"]["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0, "the base commit must be in the clone"
+    plan = next(s for s in steps if s.get("id") == "plan")
+    assert plan["env"] == {
+        "STACK": "${{ matrix.stack }}",
+        "BASE_SHA": "${{ github.event.pull_request.base.sha }}",
+    }
+    assert '-m plan "$STACK" --base "$BASE_SHA" --format markdown > plan.md' in plan["run"]
+    comment = steps[steps.index(plan) + 1]
+    assert "steps.plan.outcome == 'success'" in comment["if"]
+    # The comment pulumi/actions writes for this stack starts with this heading.
+    assert comment["env"]["HEADING"] == (
+        "#### :tropical_drink: `preview` on elixir-devops/${{ matrix.stack }}"
+    )
+    assert "-F body=@comment.md" in comment["run"] and "-X PATCH" in comment["run"]
