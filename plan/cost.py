@@ -196,7 +196,10 @@ FREE: dict[str, str] = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _NO_CHARGE,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": _NO_CHARGE,
     "aws:ecr/repositoryPolicy:RepositoryPolicy": _NO_CHARGE,
-    "aws:ecs/cluster:Cluster": "Fargate is priced on the services' tasks",
+    "aws:ecs/cluster:Cluster": (
+        "Fargate is priced on the services' tasks (the Container Insights metrics the cluster "
+        "turns on are not counted: docs/plan.md)"
+    ),
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": _NO_CHARGE,
     "aws:ecs/taskDefinition:TaskDefinition": "priced on the service that runs it",
     "aws:iam/role:Role": "IAM is free",

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -381,6 +382,12 @@ def test_readme_cost_table_and_prod_diagram_are_the_plans_output() -> None:
     assert readme.costs_block(plans) in text, "README is stale: run `python -m plan.readme`"
     assert readme.diagram_block(stack_plan("prod")) in text, "run `python -m plan.readme`"
     assert "[docs/plan.md](docs/plan.md)" in text
+
+
+def test_docs_state_every_assumption_flag_with_its_default() -> None:
+    docs = (PROJECT_DIR / "docs" / "plan.md").read_text()
+    for name, default in asdict(Assumptions()).items():
+        assert f"| `--{name.replace('_', '-')}` | {default:g} |" in docs, name
 
 
 # -- BASE: two synthetic commits --------------------------------------------------------------
