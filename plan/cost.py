@@ -299,6 +299,8 @@ class _Context:
     prices: PriceTable
     assume: Assumptions
     component: Mapping[str, str]
+    unpriced: list[str] = field(default_factory=list)
+    """What an estimator could not price (left out of the total, and said so)."""
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -373,6 +375,7 @@ def _service(ctx: _Context, r: Recorded) -> list[LineItem]:
     tasks = _count(r.inputs.get("desiredCount"))
     td = _task_definition(ctx, r.inputs.get("taskDefinition"))
     if td is None:
+        ctx.unpriced.append(f"ECS service {r.name}: its task definition is not in the run")
         return []
     vcpu = float(td.inputs["cpu"]) / 1024
     gb = float(td.inputs["memory"]) / 1024
@@ -535,15 +538,14 @@ def _grafana(ctx: _Context, r: Recorded) -> list[LineItem]:
     ]
 
 
-def _database(ctx: _Context, r: Recorded) -> tuple[list[LineItem], list[str]]:
+def _database(ctx: _Context, r: Recorded) -> list[LineItem]:
     instance_class = str(r.inputs.get("instanceClass"))
     copies = 2 if r.inputs.get("multiAz") else 1
     az = "Multi-AZ (x2)" if copies == 2 else "Single-AZ"
     items: list[LineItem] = []
-    unpriced: list[str] = []
     hourly = ctx.prices.rds_instance_hour.get(instance_class)
     if hourly is None:
-        unpriced.append(f"RDS instance class {instance_class} (not in {ctx.prices.path})")
+        ctx.unpriced.append(f"RDS instance class {instance_class} (not in {ctx.prices.path})")
     else:
         unit = hourly * copies
         items.append(
@@ -559,7 +561,7 @@ def _database(ctx: _Context, r: Recorded) -> tuple[list[LineItem], list[str]]:
         )
     storage = _count(r.inputs.get("allocatedStorage"))
     if r.inputs.get("storageType", "gp3") != "gp3":
-        unpriced.append(f"RDS storage type {r.inputs.get('storageType')}")
+        ctx.unpriced.append(f"RDS storage type {r.inputs.get('storageType')}")
     else:
         items.append(
             ctx.item(
@@ -574,7 +576,7 @@ def _database(ctx: _Context, r: Recorded) -> tuple[list[LineItem], list[str]]:
             "rds_backup_gb_month",
         )
     )
-    return items, unpriced
+    return items
 
 
 def _bucket(ctx: _Context, r: Recorded) -> list[LineItem]:
@@ -611,7 +613,7 @@ def _namespace(ctx: _Context, r: Recorded) -> list[LineItem]:
     ]
 
 
-_ESTIMATORS = {
+ESTIMATORS = {
     "aws:ecs/service:Service": _service,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:ec2/natGateway:NatGateway": _nat_gateway,
@@ -626,6 +628,7 @@ _ESTIMATORS = {
     "aws:grafana/workspace:Workspace": _grafana,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": _namespace,
+    "aws:rds/instance:Instance": _database,
 }
 
 
@@ -664,13 +667,10 @@ def estimate(
     cost.prices = prices
     ctx = _Context(resources, prices, assume, labels(resources))
     for r in aws:
-        if r.type == "aws:rds/instance:Instance":
-            items, unpriced = _database(ctx, r)
-            cost.items += items
-            cost.unpriced += unpriced
-        elif r.type in _ESTIMATORS:
-            cost.items += _ESTIMATORS[r.type](ctx, r)
+        if r.type in ESTIMATORS:
+            cost.items += ESTIMATORS[r.type](ctx, r)
         elif r.type not in FREE:
-            cost.unpriced.append(f"type {r.type} ({r.name})")
+            ctx.unpriced.append(f"type {r.type} ({r.name})")
     cost.items = merge(cost.items)
+    cost.unpriced = ctx.unpriced
     return cost

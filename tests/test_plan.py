@@ -22,7 +22,7 @@ import yaml
 
 from plan import readme
 from plan.compare import compare
-from plan.cost import FREE, PRICED, Assumptions, NoPriceTable, estimate, load_prices
+from plan.cost import ESTIMATORS, FREE, PRICED, Assumptions, NoPriceTable, estimate, load_prices
 from plan.cost import split_by_capacity as split
 from plan.inventory import components
 from plan.mocks import Recorded
@@ -190,6 +190,7 @@ def test_every_aws_type_the_program_can_register_has_a_price_or_a_free_entry() -
     missing = sorted(t for t in TABLE if t not in PRICED and t not in FREE)
     assert not missing, f"add a price (plan/cost.py PRICED) or a FREE reason for: {missing}"
     assert not set(PRICED) & set(FREE)
+    assert set(PRICED) == set(ESTIMATORS), "a priced type needs an estimator and its price keys"
     assert all(reason.strip() for reason in FREE.values())
 
 
