@@ -171,11 +171,20 @@ PRICED: dict[str, tuple[str, ...]] = {
     "aws:rds/instance:Instance": ("rds_gp3_gb_month", "rds_backup_gb_month"),
     "aws:s3/bucket:Bucket": ("s3_standard_gb_month",),
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": ("route53_hosted_zone_month",),
+    "aws:route53/zone:Zone": ("route53_hosted_zone_month",),
 }
 """AWS types with a cost of their own -> the price-table keys their cost is made of."""
 
 _NO_CHARGE = "no charge of its own"
 FREE: dict[str, str] = {
+    "aws:acm/certificate:Certificate": "public ACM certificates are free",
+    "aws:acm/certificateValidation:CertificateValidation": _NO_CHARGE,
+    "aws:route53/record:Record": (
+        "records cost nothing; alias queries to a load balancer are free, other queries "
+        "USD 0.40 a million (not counted)"
+    ),
+    "aws:lb/listenerCertificate:ListenerCertificate": _NO_CHARGE,
+    "aws:lb/listenerRule:ListenerRule": "part of the load balancer's LCUs",
     "aws:amp/alertManagerDefinition:AlertManagerDefinition": _NO_CHARGE,
     "aws:amp/ruleGroupNamespace:RuleGroupNamespace": (
         "rule evaluation is billed as query samples processed (USD 0.10 per billion): "
@@ -605,6 +614,10 @@ def _bucket(ctx: _Context, r: Recorded) -> list[LineItem]:
     ]
 
 
+def _hosted_zone(ctx: _Context, r: Recorded) -> list[LineItem]:
+    return [ctx.item(r, "Route 53 hosted zone", 1, "route53_hosted_zone_month")]
+
+
 def _namespace(ctx: _Context, r: Recorded) -> list[LineItem]:
     return [
         ctx.item(
@@ -629,6 +642,7 @@ ESTIMATORS = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": _namespace,
     "aws:rds/instance:Instance": _database,
+    "aws:route53/zone:Zone": _hosted_zone,
 }
 
 

@@ -203,9 +203,21 @@ def test_runs_with_every_option_on_have_nothing_unpriced(label: str) -> None:
 
 
 def test_a_type_without_an_entry_is_reported_as_unpriced_not_silently_free() -> None:
-    cost = estimate([resource("aws:acm/certificate:Certificate", "cert", {})], "us-east-1")
-    assert cost.unpriced == ["type aws:acm/certificate:Certificate (cert)"]
+    cost = estimate([resource("aws:apigateway/restApi:RestApi", "api", {})], "us-east-1")
+    assert cost.unpriced == ["type aws:apigateway/restApi:RestApi (api)"]
     assert cost.to_json()["complete"] is False
+
+
+def test_a_hosted_zone_costs_half_a_dollar_a_month_and_its_records_nothing() -> None:
+    cost = estimate(
+        [
+            resource("aws:route53/zone:Zone", "zone", {"name": "example.com"}),
+            resource("aws:route53/record:Record", "www", {"name": "www.example.com"}),
+        ],
+        "us-east-1",
+    )
+    assert [(i.item, i.monthly_usd) for i in cost.items] == [("Route 53 hosted zone", 0.5)]
+    assert not cost.unpriced and "aws:route53/record:Record" in cost.free
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
