@@ -48,7 +48,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
 exunit: tools
-	cd app && MIX_ENV=test mix test
+	cd app && mix deps.get && MIX_ENV=test mix test
 
 unit: $(STAMP) tools
 	$(VENV)/bin/pytest

@@ -32,6 +32,7 @@ from components.aws.prometheus import ManagedPrometheus, ManagedPrometheusArgs
 from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
 from components.aws.runtime_secrets import RuntimeSecrets, RuntimeSecretsArgs
 from components.aws.service import LoadBalancerAttachment, Service, ServiceArgs
+from components.aws.task import CONTAINER_NAME as TASK_CONTAINER_NAME
 from components.aws.task import FargateTask, FargateTaskArgs, ecr_repository_arn
 from components.image import ContainerImage, ContainerImageArgs, ImageBuild
 from components.local import database as local_database
@@ -39,7 +40,7 @@ from components.local import monitoring as local_monitoring
 from components.local import network as local_network
 from components.local import registry as local_registry
 from components.local import service as local_service
-from components.runtime import cluster_environment, runtime_variables
+from components.runtime import cluster_environment, remote_console, runtime_variables
 from settings import (
     ImageSettings,
     LocalSettings,
@@ -559,6 +560,22 @@ def build_aws(settings: Settings) -> Outputs:
         "taskRoleArn": task.task_role_arn,
         **(
             {
+                # ECS Exec into one task (pick its id from `aws ecs list-tasks`).
+                "remoteConsoleCommand": pulumi.Output.concat(
+                    "aws ecs execute-command --interactive --container ",
+                    TASK_CONTAINER_NAME,
+                    " --cluster ",
+                    cluster.cluster_name,
+                    " --task <task-id> --command '",
+                    remote_console(settings.image.release_name),
+                    "'",
+                )
+            }
+            if settings.service.enable_execute_command
+            else {}
+        ),
+        **(
+            {
                 "databaseEndpoint": app_database.address,
                 "databaseUrlSecretArn": app_database.url_secret_arn,
             }
@@ -653,6 +670,12 @@ def build_local(settings: Settings) -> Outputs:
         "grafanaAdminPassword": monitoring.grafana_admin_password,
         "networkName": network.network_name,
         "appContainerName": service.container_name,
+        "remoteConsoleCommand": pulumi.Output.concat(
+            "docker exec -it ",
+            service.container_name,
+            " ",
+            remote_console(settings.image.release_name),
+        ),
         "registryContainerName": registry.container_name,
         "prometheusContainerName": monitoring.prometheus_container_name,
         "grafanaContainerName": monitoring.grafana_container_name,

@@ -9,7 +9,9 @@ both targets:
   groups namespace, which takes the same Prometheus rule-file YAML.
 
 The expressions never name a ``job`` value, so the file is the same for every stack whatever
-its ``appName``. ``tests/test_alert_rules.py`` checks it with the real ``promtool`` against the
+its ``appName``; they select PromEx's default metric names with ``{__name__=~".+_prom_ex_..."}``
+(``components.observability.prom_ex_name_pattern``), so it is the same whatever the app's
+``otp_app``. ``tests/test_alert_rules.py`` checks it with the real ``promtool`` against the
 fixtures in :data:`RULE_TESTS_DIR`.
 """
 

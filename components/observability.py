@@ -9,7 +9,8 @@ Renders, from one :class:`ScrapeTarget`:
 - Grafana provisioning documents (:func:`grafana_datasource_provisioning`,
   :func:`grafana_dashboard_provider`);
 - access to the committed Grafana dashboard (:func:`load_dashboard`) and the metric names its
-  queries use (``tests/promql_support.py``), checked against :data:`APP_METRIC_NAMES`.
+  queries use (``tests/promql_support.py``), checked against :data:`PROM_EX_METRICS` and
+  :data:`EXTRA_METRIC_NAMES`.
 
 Pulumi components call these and put the results in files, container definitions or SSM
 parameters; nothing here talks to a cloud or a Docker engine.
@@ -33,22 +34,61 @@ DASHBOARDS_DIR = REPO_ROOT / "monitoring" / "grafana" / "dashboards"
 """Folder of dashboard JSON files; mount it where :func:`grafana_dashboard_provider` points."""
 DASHBOARD_PATH = DASHBOARDS_DIR / "elixir-app.json"
 
-APP_METRIC_NAMES: frozenset[str] = frozenset(
+PROM_EX_METRICS: frozenset[str] = frozenset(
     {
-        "beam_memory_bytes",
-        "beam_process_count",
-        "beam_port_count",
-        "beam_atom_count",
-        "beam_run_queue_length",
-        "beam_uptime_seconds",
-        "beam_connected_nodes",
-        "http_requests_total",
-        "http_request_duration_seconds_bucket",
-        "http_request_duration_seconds_sum",
-        "http_request_duration_seconds_count",
+        # PromEx.Plugins.Beam (polling and manual metrics)
+        "beam_memory_allocated_bytes",
+        "beam_memory_processes_total_bytes",
+        "beam_memory_binary_total_bytes",
+        "beam_memory_ets_total_bytes",
+        "beam_memory_atom_total_bytes",
+        "beam_memory_code_total_bytes",
+        "beam_memory_persistent_term_total_bytes",
+        "beam_stats_process_count",
+        "beam_stats_port_count",
+        "beam_stats_atom_count",
+        "beam_stats_run_queue_count",
+        "beam_stats_uptime_milliseconds_count",
+        "beam_system_process_limit_info",
+        # PromEx.Plugins.Phoenix (HTTP event metrics)
+        "phoenix_http_requests_total",
+        "phoenix_http_request_duration_milliseconds_bucket",
+        "phoenix_http_request_duration_milliseconds_sum",
+        "phoenix_http_request_duration_milliseconds_count",
     }
 )
-"""The metrics the Elixir app exports (the contract with ``app/``), series names as scraped."""
+"""What dashboards and alerts query, as series names after PromEx's default prefix.
+
+PromEx names a metric ``<otp_app>_prom_ex_<plugin>_...`` (``PromEx.metric_prefix/2``), so an
+app whose ``use PromEx, otp_app: :shop`` exports ``shop_prom_ex_phoenix_http_requests_total``.
+Queries select them with :func:`prom_ex_name_pattern`, whatever the ``otp_app``; the sample
+(``app/``) exports them with its own prefix, ``elixir_app_prom_ex``."""
+
+EXTRA_METRIC_NAMES: frozenset[str] = frozenset({"beam_connected_nodes"})
+"""Metrics no PromEx plugin exports; the sample does, an app adds them itself (docs/monitoring.md).
+Without them, the panels and alerts that use them stay empty or quiet, nothing else breaks."""
+
+PROM_EX_PREFIX_SUFFIX = "_prom_ex_"
+"""What PromEx puts between the ``otp_app`` and the plugin name."""
+
+
+def prom_ex_name_pattern(metric: str) -> str:
+    """The ``__name__`` regex selecting PromEx metric ``metric`` of any ``otp_app``.
+
+    Prometheus anchors the regex, so ``.+_prom_ex_phoenix_http_requests_total`` matches
+    ``shop_prom_ex_phoenix_http_requests_total`` and nothing longer or shorter.
+    """
+    if metric not in PROM_EX_METRICS:
+        raise ValueError(f"{metric!r} is not one of the PromEx metrics dashboards use")
+    return f".+{PROM_EX_PREFIX_SUFFIX}{metric}"
+
+
+def app_metric_names(otp_app: str) -> frozenset[str]:
+    """Series names an app with this ``otp_app`` exports for the dashboards and alerts."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", otp_app):
+        raise ValueError(f"otp_app must be an OTP application name like my_app, got {otp_app!r}")
+    return frozenset(f"{otp_app}{PROM_EX_PREFIX_SUFFIX}{metric}" for metric in PROM_EX_METRICS)
+
 
 PROMETHEUS_METRIC_NAMES: frozenset[str] = frozenset({"up"})
 """Series Prometheus itself adds for every scrape target."""

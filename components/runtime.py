@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+RELEASE_DIR = "/app"
+"""Where the image holds the release: the WORKDIR of ``mix phx.gen.release --docker``'s
+Dockerfile and of the sample's (``/app/bin/server``, ``/app/bin/migrate``)."""
 WRITABLE_DIR = "/tmp"
 """The only writable path of the app's container (an ephemeral volume or a tmpfs)."""
 DRAIN_MARGIN_SECONDS = 5
@@ -47,3 +50,8 @@ def cluster_environment(query: Any, distribution_port: int) -> dict[str, Any]:
         "RELEASE_DISTRIBUTION": "name",
         "ERL_AFLAGS": f"-start_epmd false -erl_epmd_port {distribution_port}",
     }
+
+
+def remote_console(release_name: str) -> str:
+    """The release's remote shell into the running node (``bin/<release> remote``)."""
+    return f"{RELEASE_DIR}/bin/{release_name} remote"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,34 @@ class ImageSettings:
     """A digest-pinned reference to deploy instead of building."""
     build_on_preview: bool
     """Build during preview so a broken Dockerfile fails the pull request."""
+    release_name: str
+    """The Elixir release in the image: ``/app/bin/<release_name>`` (``mix release`` names the
+    start script after the release)."""
+
+
+RELEASE_NAME_PATTERN = r"[a-z][a-z0-9_]{0,63}"
+"""What ``mix new``/``mix phx.new`` accept as an app name (and so as a default release name)."""
+MIX_APP = re.compile(r"\bapp:\s*:([a-z][a-z0-9_]*)")
+MIX_RELEASE_KEY = re.compile(r"(?<![\w:])([a-z][a-z0-9_]*):\s*\[")
+
+
+def release_name_problem(mix_exs: str, name: str) -> str | None:
+    """Why ``name`` is not a release ``mix release`` would build from this ``mix.exs`` (None: it
+    is the app's name, the default release, or a key of ``releases: [...]``).
+
+    A text check, not an Elixir evaluation: Mix cannot run here without the app's deps. It
+    catches the mistake that matters, a new app in ``imageContext`` with the sample's name
+    left in ``releaseName``; a mix.exs too unusual to read is not refused.
+    """
+    apps = MIX_APP.findall(mix_exs)
+    if not apps or name in apps:
+        return None
+    if "releases:" in mix_exs and name in MIX_RELEASE_KEY.findall(mix_exs):
+        return None
+    return (
+        f"not a release of {', '.join(f':{a}' for a in apps)} in imageContext's mix.exs: "
+        f"set releaseName: {apps[0]} (the app name mix.exs declares)"
+    )
 
 
 def read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> ImageSettings:
@@ -55,11 +84,22 @@ def read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> Im
         "imageBuildArgs", name_pattern=ENV_NAME_PATTERN, name_allowed="a build-arg name"
     )
     build_on_preview = reader.boolean("buildOnPreview")
+    release_name = reader.string(
+        "releaseName",
+        pattern=RELEASE_NAME_PATTERN,
+        allowed="an Elixir app name: lowercase letters, digits and '_', starting with a letter "
+        "(the app: in mix.exs, e.g. my_app)",
+    )
     context_found = path_is(context, Path.is_dir)
     dockerfile_found = path_is(dockerfile, Path.is_file)
     if prebuilt is None:
         reader.require(context_found, "imageContext", str(context), "must be a directory")
         reader.require(dockerfile_found, "imageDockerfile", str(dockerfile), "file not found")
+    mix_exs = context / "mix.exs"
+    if prebuilt is None and path_is(mix_exs, Path.is_file):
+        problem = release_name_problem(mix_exs.read_text(errors="replace"), release_name)
+        if problem is not None:
+            reader.problem("releaseName", release_name, problem)
     docker_platform = ARCHITECTURES.get(architecture, "linux/amd64")
     return ImageSettings(
         context=context,
@@ -69,4 +109,5 @@ def read_image(reader: ConfigReader, project_dir: Path, architecture: str) -> Im
         build_args=MappingProxyType(build_args),
         prebuilt=prebuilt,
         build_on_preview=build_on_preview,
+        release_name=release_name,
     )

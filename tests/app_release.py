@@ -4,9 +4,9 @@ Interface other modules rely on:
 
 - `build_release() -> Path`: `MIX_ENV=prod mix release --overwrite`, once per process
   (serialised across processes with a file lock), returns the release root, the directory
-  holding `bin/elixir_app`.
+  holding `bin/<RELEASE_NAME>` (tests.sample: the sample's release).
 - `running_release(port=None, env=None, *, command=None)`: context manager that starts
-  `bin/elixir_app start` (or `command`)
+  `bin/<RELEASE_NAME> start` (or `command`)
   in its own process group on a free port, waits for `/health` to answer 200 and yields a
   `RunningRelease`. On exit the node gets SIGTERM, then the whole group SIGKILL if it has
   not exited in time; no process of the group is left behind.
@@ -47,8 +47,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parent.parent / "app"
-RELEASE_NAME = "elixir_app"
+from tests.sample import APP_DIR, RELEASE_NAME
+
 # `mix test` builds into app/_build/test; the prod release lives next to it in
 # app/_build/prod and the two never share files.
 RELEASE_ROOT = APP_DIR / "_build" / "prod" / "rel" / RELEASE_NAME
@@ -218,7 +218,7 @@ def running_release(
 ) -> Iterator[RunningRelease]:
     """Start the release, wait for /health = 200, yield it; stop it and its group on exit.
 
-    `command` is relative to the release root, `["bin/elixir_app", "start"]` by default
+    `command` is relative to the release root, `["bin/<RELEASE_NAME>", "start"]` by default
     (`["bin/server"]` is what the Docker image runs). `root` runs another copy of the built
     release, from working directory `cwd`, as `user` (uid, gid, no supplementary groups);
     `unset` drops variables from the environment after `env` is applied (e.g. `RELEASE_TMP`).
@@ -226,7 +226,7 @@ def running_release(
     root = root or build_release()
     argv = command or ["bin/" + RELEASE_NAME, "start"]
     port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="elixir_app-release-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{RELEASE_NAME}-release-") as tmp:
         tmp_dir = Path(tmp)
         log_path = tmp_dir / "output.log"
         with log_path.open("wb") as log:

@@ -1,10 +1,10 @@
 """Real clustered release nodes on loopback: the set-up of tests/test_app_cluster.py,
 tests/test_rolling_restart.py and bench/rolling_restart.py.
 
-Each node is the prod release (``bin/elixir_app start``) with the environment the
+Each node is the prod release (``bin/<release> start``) with the environment the
 infrastructure sets on ECS, on its own loopback address standing in for a task IP:
 
-- ``RELEASE_DISTRIBUTION=name``, ``RELEASE_NODE=elixir_app@<address>``, ``RELEASE_COOKIE``;
+- ``RELEASE_DISTRIBUTION=name``, ``RELEASE_NODE=<release>@<address>``, ``RELEASE_COOKIE``;
 - ``DNS_CLUSTER_QUERY`` answered by a real dnsmasq (``tests.dns_support``), which the node's
   ``:inet_res`` asks because ``ERL_INETRC`` says so;
 - ``ERL_AFLAGS="-start_epmd false -erl_epmd_port <port>"``: distribution on one fixed port
@@ -12,7 +12,7 @@ infrastructure sets on ECS, on its own loopback address standing in for a task I
 - ``BIND_ADDRESS=<address>`` and the same HTTP ``PORT`` on every node, as on ECS.
 
 EPMD-less is also what makes this possible on one host: EPMD registers nodes by the part of the
-name before the ``@``, so one EPMD would refuse a second ``elixir_app`` node on the same
+name before the ``@``, so one EPMD would refuse a second ``<release>`` node on the same
 machine, whatever its address.
 """
 
@@ -279,7 +279,7 @@ def running_cluster(
     then SIGKILL of whatever is left)."""
     build_release()
     with (
-        tempfile.TemporaryDirectory(prefix="elixir_app-cluster-") as tmp,
+        tempfile.TemporaryDirectory(prefix=f"{RELEASE_NAME}-cluster-") as tmp,
         dns_server(Path(tmp), {QUERY: list(addresses)}) as dns,
     ):
         tmp_dir = Path(tmp)

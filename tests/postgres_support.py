@@ -50,6 +50,7 @@ from tests.app_release import (
     require_tool,
 )
 from tests.prometheus_support import poll
+from tests.sample import MODULE, RELEASE_NAME
 
 PG_LIB = Path("/usr/lib/postgresql")
 INSTALL_HINT = (
@@ -384,7 +385,7 @@ def run_release_command(
     argv: Sequence[str], env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
     """Run ``bin/...`` of the release to completion (see :func:`start_release_command`)."""
-    with tempfile.TemporaryDirectory(prefix="elixir_app-command-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{RELEASE_NAME}-command-") as tmp:
         return finish(start_release_command(argv, env, Path(tmp)))
 
 
@@ -393,8 +394,8 @@ def migrate_argv(migrations_dir: Path | None = None) -> list[str]:
     if migrations_dir is None:
         return ["bin/migrate"]
     # A JSON string is an Elixir string literal for such paths (no "#{").
-    expression = f"ElixirApp.Release.migrate({json.dumps(str(migrations_dir))})"
-    return ["bin/elixir_app", "eval", expression]
+    expression = f"{MODULE}.Release.migrate({json.dumps(str(migrations_dir))})"
+    return [f"bin/{RELEASE_NAME}", "eval", expression]
 
 
 def migrate(url: str, migrations_dir: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from components.observability import (
     render_yaml,
 )
 from tests.app_release import free_port, require_tool
-from tests.promql_support import interpolate
+from tests.promql_support import interpolate, metric_references
 
 T = TypeVar("T")
 
@@ -210,20 +210,78 @@ def wait_for_dashboard_data(
         (panel["title"], interpolate(expr, variables))
         for panel, expr in iter_target_exprs(dashboard)
     ]
+    _wait_for_every_query_to_return_data(
+        prometheus,
+        exprs,
+        make_traffic=make_traffic,
+        timeout=timeout,
+        what="every dashboard query to return data",
+    )
+
+
+def _wait_for_every_query_to_return_data(
+    prometheus: Prometheus,
+    queries: Sequence[tuple[str, str]],
+    *,
+    make_traffic: Callable[[], None],
+    timeout: float,
+    what: str,
+) -> None:
+    """Poll until each ``(label, promql)`` of ``queries`` returns a non-empty vector."""
     empty: list[str] = []
 
-    def all_panels_have_data() -> bool | None:
+    def all_have_data() -> bool | None:
         make_traffic()
         empty.clear()
-        for title, expr in exprs:
-            if not prometheus.query(expr):  # a PromQL error raises and fails the test below
-                empty.append(f"{title}: {expr}")
+        for label, expr in queries:
+            if not prometheus.query(expr):  # a PromQL error raises and fails the test
+                empty.append(f"{label}: {expr}")
         return True if not empty else None
 
     poll(
-        all_panels_have_data,
+        all_have_data,
         timeout=timeout,
         interval=1.0,
-        what="every dashboard query to return data",
+        what=what,
         details=lambda: "queries without data:\n" + "\n".join(empty) + "\n" + prometheus.log(),
     )
+
+
+def wait_for_alert_selector_data(
+    prometheus: Prometheus,
+    rules: Sequence[Mapping[str, Any]],
+    *,
+    job: str,
+    exempt: frozenset[str] = frozenset(),
+    make_traffic: Callable[[], None] = lambda: None,
+    timeout: float = 30.0,
+) -> None:
+    """Wait until every metric each alert expression reads has series scraped by ``job``.
+
+    An alert expression returns nothing while it does not fire, so the proof that an alert
+    watches real series is that each metric it reads (a name or a ``__name__`` regex) has
+    some. ``exempt`` names metrics this app is known not to export.
+    """
+    selectors = {
+        (rule["alert"], selector)
+        for rule in rules
+        for selector in metric_references(rule["expr"])
+        if not any(f'"{name}"' in selector for name in exempt)
+    }
+    _wait_for_every_query_to_return_data(
+        prometheus,
+        [
+            (alert, f'count({selector[:-1]}, job="{job}"}})')
+            for alert, selector in sorted(selectors)
+        ],
+        make_traffic=make_traffic,
+        timeout=timeout,
+        what="every metric of every alert expression to have series",
+    )
+
+
+def firing_alert_expressions(
+    prometheus: Prometheus, rules: Sequence[Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Alert expressions that currently return something (would fire after their ``for``)."""
+    return {rule["alert"]: result for rule in rules if (result := prometheus.query(rule["expr"]))}

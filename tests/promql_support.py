@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.observability import iter_target_exprs
+from components.observability import PROM_EX_METRICS, iter_target_exprs, prom_ex_name_pattern
 from tests.app_release import require_tool
 
 # What Grafana substitutes before sending a dashboard query: "All" jobs and a rate window.
@@ -47,6 +47,40 @@ def dashboard_metric_names(dashboard: Mapping[str, Any]) -> set[str]:
     for _panel, expr in iter_target_exprs(dashboard):
         names |= promql_metric_names(expr)
     return names
+
+
+def dashboard_name_patterns(dashboard: Mapping[str, Any]) -> set[str]:
+    """``__name__=~`` regexes used by the PromQL ``expr`` of every panel target."""
+    patterns: set[str] = set()
+    for _panel, expr in iter_target_exprs(dashboard):
+        patterns |= promql_name_patterns(expr)
+    return patterns
+
+
+PROM_EX_PATTERNS: frozenset[str] = frozenset(prom_ex_name_pattern(m) for m in PROM_EX_METRICS)
+"""The only ``__name__`` regexes dashboards and alerts may use: PromEx metrics of any otp_app."""
+
+
+def metric_contract_violations(expr: str, allowed_names: frozenset[str]) -> set[str]:
+    """Names and ``__name__`` regexes of ``expr`` outside the contract (empty when it fits).
+
+    A plain name must be in ``allowed_names`` (metrics no PromEx plugin has, ``up``); a regex
+    must be one of :data:`PROM_EX_PATTERNS`, so a typo in a PromEx metric is caught even though
+    the regex would happily match nothing.
+    """
+    return (promql_metric_names(expr) - allowed_names) | (
+        promql_name_patterns(expr) - PROM_EX_PATTERNS
+    )
+
+
+def metric_references(expr: str) -> set[str]:
+    """Every metric ``expr`` reads, as ``__name__`` matchers for a series query.
+
+    A plain name ``x`` becomes ``{__name__="x"}``, a regex ``r`` ``{__name__=~"r"}``.
+    """
+    return {f'{{__name__="{name}"}}' for name in promql_metric_names(expr)} | {
+        f'{{__name__=~"{pattern}"}}' for pattern in promql_name_patterns(expr)
+    }
 
 
 # --- a small PromQL tokenizer ------------------------------------------------------------------
@@ -127,6 +161,28 @@ def promql_metric_names(expr: str) -> set[str]:
     return names
 
 
+def promql_name_patterns(expr: str) -> set[str]:
+    """The regexes of ``{__name__=~"..."}`` matchers in a PromQL expression."""
+    tokens = _tokens(expr)
+    patterns: set[str] = set()
+    depth = 0
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "punct" and text == "{":
+            depth += 1
+        elif kind == "punct" and text == "}":
+            depth -= 1
+        elif (
+            depth > 0
+            and (kind, text) == ("identifier", "__name__")
+            and i + 3 < len(tokens)
+            and tokens[i + 1][1] == "="
+            and tokens[i + 2][1] == "~"
+            and tokens[i + 3][0] == "string"
+        ):
+            patterns.add(_unquote(tokens[i + 3][1]))
+    return patterns
+
+
 def _skip_until(tokens: list[tuple[str, str]], start: int, closing: str) -> int:
     """Index just past the first ``closing`` punctuation at or after ``start``."""
     i = start
@@ -150,3 +206,44 @@ def _read_matchers(tokens: list[tuple[str, str]], start: int, names: set[str]) -
             continue
         i += 1
     return i + 1
+
+
+# --- promtool check metrics ----------------------------------------------------------------------
+
+PROM_EX_LINT_HABITS: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r'^\S+_count non-histogram and non-summary metrics should not have "_count" suffix$'
+    ),
+    re.compile(r'^\S+_milliseconds\S* use base unit "seconds" instead of "milliseconds"$'),
+)
+"""What ``promtool check metrics`` says about PromEx's own naming, which apps cannot change:
+gauges named ``..._count`` (``beam_stats_process_count``) and durations in milliseconds."""
+
+
+def check_metrics(exposition: str) -> list[str]:
+    """``promtool check metrics`` on an exposition text: its lint findings, one per line.
+
+    A text Prometheus cannot parse fails the test (promtool exits 1 with "error while linting");
+    lint findings (exit 3) are returned for the caller to judge.
+    """
+    result = subprocess.run(
+        [promtool(), "check", "metrics"],
+        input=exposition,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode not in (0, 3) or "error while linting" in output:
+        raise AssertionError(
+            f"promtool cannot parse the exposition (exit {result.returncode}):\n{output}"
+        )
+    findings = output.splitlines() if output else []
+    assert (result.returncode == 3) == bool(findings), output
+    return findings
+
+
+def findings_beyond_prom_ex_habits(findings: list[str]) -> list[str]:
+    """The lint findings that are not one of :data:`PROM_EX_LINT_HABITS`."""
+    return [line for line in findings if not any(h.match(line) for h in PROM_EX_LINT_HABITS)]

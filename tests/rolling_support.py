@@ -35,6 +35,7 @@ from components.proxy_config import BACKEND, HealthCheck, StaticServer, haproxy_
 from tests.app_release import free_port, require_tool
 from tests.cluster_support import Cluster, ClusterNode, running_cluster
 from tests.haproxy_support import Haproxy, running_haproxy
+from tests.sample import RELEASE_NAME
 
 WRK_HINT = "install wrk (Debian/Ubuntu: `sudo apt-get install wrk`)"
 
@@ -245,7 +246,7 @@ def rolling_rig(
     drain_ms = timings.shutdown_drain_ms
     with (
         running_cluster(interval_ms=interval_ms, drain_ms=drain_ms, debug_routes=True) as cluster,
-        tempfile.TemporaryDirectory(prefix="elixir_app-proxy-") as tmp,
+        tempfile.TemporaryDirectory(prefix=f"{RELEASE_NAME}-proxy-") as tmp,
     ):
         cluster.wait_for_mesh()
         names = {node.name: f"node{i}" for i, node in enumerate(cluster.nodes, start=1)}

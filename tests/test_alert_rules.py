@@ -24,13 +24,19 @@ from components.alert_rules import (
     rule_group_yaml,
 )
 from components.observability import (
-    APP_METRIC_NAMES,
+    EXTRA_METRIC_NAMES,
     PROMETHEUS_METRIC_NAMES,
     prometheus_config,
     render_yaml,
 )
 from tests.prometheus_support import poll, running_prometheus
-from tests.promql_support import promql_metric_names, run_promtool
+from tests.promql_support import (
+    metric_contract_violations,
+    promql_metric_names,
+    promql_name_patterns,
+    run_promtool,
+)
+from tests.sample import RELEASE_NAME, sample_only
 
 EXPECTED_ALERTS = (
     "ElixirAppDown",
@@ -45,7 +51,7 @@ EXPECTED_ALERTS = (
 )
 
 OPTIONAL_DATABASE_METRICS = frozenset({"database_up", "database_connections"})
-"""Exported only when DATABASE_URL is set (docs/app.md), so not in APP_METRIC_NAMES."""
+"""The sample's, exported only when DATABASE_URL is set (docs/app.md); no PromEx plugin has them."""
 
 FIXTURES = sorted(RULE_TESTS_DIR.glob("*.yml"))
 ALERT_RULES = list(iter_alert_rules(load_rules()))
@@ -161,17 +167,31 @@ def test_every_alert_waits_has_a_severity_a_summary_and_a_runbook(rule: dict[str
 
 
 @pytest.mark.parametrize("rule", ALERT_RULES, ids=[rule["alert"] for rule in ALERT_RULES])
-def test_rules_use_only_the_app_metric_contract(rule: dict[str, Any]) -> None:
-    allowed = APP_METRIC_NAMES | PROMETHEUS_METRIC_NAMES | OPTIONAL_DATABASE_METRICS
-    used = promql_metric_names(rule["expr"])
+def test_rules_use_only_prom_ex_metrics_and_the_documented_extras(rule: dict[str, Any]) -> None:
+    allowed = EXTRA_METRIC_NAMES | PROMETHEUS_METRIC_NAMES | OPTIONAL_DATABASE_METRICS
+    expr = rule["expr"]
 
-    assert used, rule["expr"]
-    assert used <= allowed, used - allowed
+    assert promql_metric_names(expr) | promql_name_patterns(expr), expr
+    assert not metric_contract_violations(expr, allowed), expr
 
 
-def test_the_optional_database_metrics_are_documented_and_exported_by_the_app() -> None:
+RULES_WITHOUT_PROM_EX = {"ElixirAppClusterPartitioned", "ElixirAppDatabaseDown"}
+"""Alerts on the sample's extra metrics only: quiet for an app that does not export them."""
+
+
+def test_only_the_cluster_and_database_alerts_need_metrics_prom_ex_lacks() -> None:
+    needs_extras = {
+        rule["alert"]
+        for rule in ALERT_RULES
+        if promql_metric_names(rule["expr"]) & (EXTRA_METRIC_NAMES | OPTIONAL_DATABASE_METRICS)
+    }
+    assert needs_extras == RULES_WITHOUT_PROM_EX
+
+
+@sample_only()
+def test_the_optional_database_metrics_are_documented_and_exported_by_the_sample() -> None:
     docs = (REPO_ROOT / "docs" / "app.md").read_text(encoding="utf-8")
-    exporter = (REPO_ROOT / "app" / "lib" / "elixir_app" / "database.ex").read_text()
+    exporter = (REPO_ROOT / "app" / "lib" / RELEASE_NAME / "database.ex").read_text()
     for name in OPTIONAL_DATABASE_METRICS:
         assert f"| `{name}` |" in docs, name
         assert f'"{name}"' in exporter, name

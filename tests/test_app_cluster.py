@@ -1,7 +1,7 @@
 """Clustering of the real release: three nodes on their own loopback addresses find each other
 through a real DNS server (dnsmasq) and form a full mesh; nodes leave and rejoin; a node with
 another cookie is kept out. The set-up (tests/cluster_support.py) is the environment ECS gives
-a task: RELEASE_NODE=elixir_app@<ip>, DNS_CLUSTER_QUERY, RELEASE_COOKIE, one distribution port.
+a task: RELEASE_NODE=<release>@<ip>, DNS_CLUSTER_QUERY, RELEASE_COOKIE, one distribution port.
 
 Poll intervals are shortened (DNS_CLUSTER_INTERVAL_MS=300 instead of 5000) to keep this fast;
 the behaviour is the same.
@@ -17,6 +17,9 @@ import pytest
 
 from tests.app_release import RELEASE_NAME, build_release, http_get
 from tests.cluster_support import NODE_ADDRESSES, OUTSIDER_ADDRESS, Cluster, running_cluster
+from tests.sample import sample_only
+
+pytestmark = sample_only()
 
 INTERVAL_MS = 300
 MESH_TIMEOUT_S = 15.0
@@ -114,7 +117,7 @@ def test_a_node_with_another_cookie_is_refused(mesh: Cluster) -> None:
 
 
 def test_an_operator_rpc_reaches_a_node_on_the_single_distribution_port(mesh: Cluster) -> None:
-    """`bin/elixir_app rpc` (and `remote`, `stop`) start a node that must not listen: the
+    """`bin/<release> rpc` (and `remote`, `stop`) start a node that must not listen: the
     running node holds the only distribution port (rel/remote.vm.args.eex)."""
     node = mesh.nodes[0]
     result = subprocess.run(

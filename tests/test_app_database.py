@@ -39,6 +39,9 @@ from tests.postgres_support import (
     wait_ready,
 )
 from tests.prometheus_support import poll
+from tests.sample import RELEASE_NAME, sample_only
+
+pytestmark = sample_only()
 
 MIGRATIONS_DIR = APP_DIR / "priv" / "migrations"
 APP_MIGRATIONS = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
@@ -347,9 +350,9 @@ def test_ready_and_metrics_report_the_database_up_with_the_whole_pool(
         )
         assert database_gauges(release)["database_up"] == 1
         backends = migrated.rows(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE usename = %s AND application_name = 'elixir_app'",
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND application_name = %s",
             migrated.name,
+            RELEASE_NAME,
         )
         assert backends == [(POOL_SIZE,)]
 
@@ -432,7 +435,7 @@ def test_bad_database_settings_stop_the_boot_without_printing_the_password(
 ) -> None:
     password = "n0t-to-be-printed"
     env = {key: value.format(password=password) for key, value in env.items()}
-    result = run_release_command(["bin/elixir_app", "start"], env)
+    result = run_release_command([f"bin/{RELEASE_NAME}", "start"], env)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "ERROR: environment variable" in output
@@ -448,8 +451,9 @@ def tls_backends(database: AppDatabase) -> list[tuple[Any, ...]]:
     return database.rows(
         "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a "
         "JOIN pg_stat_ssl s USING (pid) "
-        "WHERE a.usename = %s AND a.application_name = 'elixir_app'",
+        "WHERE a.usename = %s AND a.application_name = %s",
         database.name,
+        RELEASE_NAME,
     )
 
 

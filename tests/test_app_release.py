@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.metrics_core import Metric
@@ -28,17 +30,27 @@ from tests.app_release import (
     require_tool,
     running_release,
 )
+from tests.sample import sample_only
 
+pytestmark = sample_only()
+
+PREFIX = "elixir_app_prom_ex"
+"""PromEx's default prefix for the sample's OTP application (docs/monitoring.md)."""
+BEAM = f"{PREFIX}_beam"
+REQUESTS = f"{PREFIX}_phoenix_http_requests"
+DURATION = f"{PREFIX}_phoenix_http_request_duration_milliseconds"
+MEMORY_KINDS = ("processes", "binary", "ets", "atom", "code", "persistent_term")
 CONTRACT_GAUGES = [
-    "beam_memory_bytes",
-    "beam_process_count",
-    "beam_port_count",
-    "beam_atom_count",
-    "beam_run_queue_length",
-    "beam_uptime_seconds",
+    f"{BEAM}_memory_allocated_bytes",
+    *(f"{BEAM}_memory_{kind}_total_bytes" for kind in MEMORY_KINDS),
+    f"{BEAM}_stats_process_count",
+    f"{BEAM}_stats_port_count",
+    f"{BEAM}_stats_atom_count",
+    f"{BEAM}_stats_run_queue_count",
+    f"{BEAM}_stats_uptime_milliseconds_count",
+    f"{BEAM}_system_process_limit_info",
     "beam_connected_nodes",
 ]
-MEMORY_KINDS = {"total", "processes", "binary", "ets", "atom", "code", "system"}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +86,7 @@ def sample_value(samples: list[Sample], name: str, **labels: str) -> float:
 
 
 def run_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run `bin/elixir_app ARGS` to completion with `env` (see release_env)."""
+    """Run `bin/<release> ARGS` to completion with `env` (see release_env)."""
     return subprocess.run(
         [str(build_release() / "bin" / RELEASE_NAME), *args],
         env=env,
@@ -100,7 +112,7 @@ def test_index_answers_200(release: RunningRelease) -> None:
     status, headers, body = http_get(release.base_url + "/")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
-    assert b"elixir_app" in body
+    assert RELEASE_NAME.encode() in body
 
 
 def test_unknown_path_is_404(release: RunningRelease) -> None:
@@ -133,33 +145,41 @@ def test_metric_contract_families_exist_with_sane_values(release: RunningRelease
     types = {name: family.type for name, family in families.items()}
     for name in CONTRACT_GAUGES:
         assert types.get(name) == "gauge", f"{name}: {types.get(name)}"
-    assert types.get("http_requests") == "counter"
-    assert types.get("http_request_duration_seconds") == "histogram"
+    assert types.get(REQUESTS) == "counter"
+    assert types.get(DURATION) == "histogram"
 
     samples = {name: family.samples for name, family in families.items()}
-    memory = {s.labels["kind"]: s.value for s in samples["beam_memory_bytes"]}
-    assert set(memory) == MEMORY_KINDS
-    assert memory["total"] > memory["processes"] > 0
+
+    def gauge(suffix: str) -> float:
+        (sample,) = samples[f"{BEAM}_{suffix}"]
+        return sample.value
+
+    memory = {kind: gauge(f"memory_{kind}_total_bytes") for kind in MEMORY_KINDS}
     assert all(value > 0 for value in memory.values()), memory
-    assert samples["beam_process_count"][0].value > 10
-    assert samples["beam_port_count"][0].value > 0
-    assert samples["beam_atom_count"][0].value > 1000
-    assert samples["beam_run_queue_length"][0].value >= 0
-    assert samples["beam_uptime_seconds"][0].value >= 0
+    assert gauge("memory_allocated_bytes") > memory["processes"]
+    assert gauge("stats_process_count") > 10
+    assert gauge("stats_port_count") > 0
+    assert gauge("stats_atom_count") > 1000
+    assert {s.labels["type"] for s in samples[f"{BEAM}_stats_run_queue_count"]} == {
+        "normal",
+        "dirty",
+    }
+    assert gauge("stats_uptime_milliseconds_count") >= 0
+    assert gauge("system_process_limit_info") == 262144, "the BEAM's default +P"
 
 
 def test_http_requests_total_counts_this_tests_requests(release: RunningRelease) -> None:
-    before = scrape(release)["http_requests"].samples
+    before = scrape(release)[REQUESTS].samples
     for _ in range(3):
         http_get(release.base_url + "/health")
     http_get(release.base_url + "/")
     for path in ["/nope", "/also/nope", "/nope?with=query"]:
         http_get(release.base_url + path)
     raw_request(release.port, b"GARBAGE\r\n\r\n")
-    after = scrape(release)["http_requests"].samples
+    after = scrape(release)[REQUESTS].samples
 
     def delta(**labels: str) -> float:
-        name = "http_requests_total"
+        name = f"{REQUESTS}_total"
         return sample_value(after, name, **labels) - sample_value(before, name, **labels)
 
     assert delta(method="GET", path="/health", status="200") == 3
@@ -174,7 +194,7 @@ def test_http_requests_total_counts_this_tests_requests(release: RunningRelease)
 
 def test_duration_histogram_is_cumulative_and_ends_with_count(release: RunningRelease) -> None:
     http_get(release.base_url + "/health")
-    samples = scrape(release)["http_request_duration_seconds"].samples
+    samples = scrape(release)[DURATION].samples
     series = {
         tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
         for s in samples
@@ -192,12 +212,11 @@ def test_duration_histogram_is_cumulative_and_ends_with_count(release: RunningRe
         ]
         bounds = [le for le, _ in buckets]
         counts = [count for _, count in buckets]
-        assert bounds == sorted(bounds) and bounds[0] == 0.005 and bounds[-2] == 10
-        assert bounds[-1] == float("inf")
+        assert bounds == [10, 100, 500, 1000, 5000, 10000, 30000, float("inf")], "PromEx's"
         assert counts == sorted(counts), f"buckets not cumulative for {label_dict}"
-        count = sample_value(samples, "http_request_duration_seconds_count", **label_dict)
+        count = sample_value(samples, f"{DURATION}_count", **label_dict)
         assert counts[-1] == count > 0
-        assert sample_value(samples, "http_request_duration_seconds_sum", **label_dict) > 0
+        assert sample_value(samples, f"{DURATION}_sum", **label_dict) > 0
 
 
 # --- runtime configuration ----------------------------------------------------------------
@@ -227,6 +246,59 @@ def test_release_exits_with_a_clear_message_when_the_port_is_taken(tmp_path: Pat
         result = run_command(["start"], release_env(port, tmp_path))
     assert result.returncode != 0
     assert f"cannot listen on port {port}: address already in use" in result.stdout + result.stderr
+
+
+# --- FORCE_SSL (what a Phoenix app's force_ssl does behind the load balancer) ------------------
+
+PUBLIC_HOST = "app.example.com"
+# The ALB's health check: the target's private IP and port as Host, no X-Forwarded-* headers.
+ALB_HEALTH_CHECK_HOST = "10.0.12.34:4000"
+
+
+def raw_get(release: RunningRelease, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    """GET without following redirects: (status, response headers)."""
+    connection = http.client.HTTPConnection("127.0.0.1", release.port, timeout=5)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.headers
+    finally:
+        connection.close()
+
+
+def test_force_ssl_redirects_users_and_lets_the_load_balancers_health_check_through() -> None:
+    with running_release(env={"FORCE_SSL": "true", "PHX_HOST": PUBLIC_HOST}) as release:
+        status, headers = raw_get(release, "/health", {"Host": ALB_HEALTH_CHECK_HOST})
+        assert status == 200, release.output()
+        assert "strict-transport-security" not in headers
+
+        plain = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "http"}
+        status, headers = raw_get(release, "/cluster?view=1", plain)
+        assert (status, headers["location"]) == (301, f"https://{PUBLIC_HOST}/cluster?view=1")
+
+        secure = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
+        status, headers = raw_get(release, "/", secure)
+        assert status == 200
+        assert headers["strict-transport-security"] == "max-age=31536000"
+
+        # Anything else addressed to the task's IP is redirected too: only the path is exempt.
+        status, _ = raw_get(release, "/", {"Host": ALB_HEALTH_CHECK_HOST})
+        assert status == 301
+
+
+def test_force_ssl_is_off_by_default(release: RunningRelease) -> None:
+    status, headers = raw_get(release, "/", {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "http"})
+    assert status == 200 and "location" not in headers
+
+
+def test_force_ssl_accepts_only_true_or_false(tmp_path: Path) -> None:
+    result = run_command(["start"], release_env(free_port(), tmp_path, {"FORCE_SSL": "yes"}))
+    assert result.returncode != 0
+    assert "FORCE_SSL must be true or false" in result.stdout + result.stderr
 
 
 # --- SIGTERM -----------------------------------------------------------------------------

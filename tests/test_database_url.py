@@ -18,6 +18,7 @@ import pytest
 from components.database_url import database_url
 from tests.app_release import http_get, running_release
 from tests.postgres_support import PostgresServer, migrate, running_postgres, wait_ready
+from tests.sample import sample_only
 
 SPECIAL_PASSWORD = "@:/?#[]%&=+ '\"\\" + "é€日本" + "%41+%2B"
 """Every character with a meaning in URLs, quotes, backslash, non-ASCII, and text that looks
@@ -142,6 +143,7 @@ def test_libpq_logs_in_with_the_composed_url(
 
 
 @pytest.mark.parametrize(("user", "ssl"), [(SPECIAL_USER, False), ("tls_app", True)])
+@sample_only()
 def test_the_release_logs_in_with_the_composed_url(
     postgres: PostgresServer, user: str, ssl: bool
 ) -> None:

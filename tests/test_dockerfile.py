@@ -19,6 +19,9 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from tests.app_release import APP_DIR, build_release, http_get, running_release
+from tests.sample import RELEASE_NAME, sample_only
+
+pytestmark = sample_only()
 
 DOCKERFILE = APP_DIR / "Dockerfile"
 NAIVE_DOCKERFILE = APP_DIR / "Dockerfile.naive"
@@ -191,7 +194,7 @@ def test_release_name_is_a_build_arg_used_to_copy_the_release(
     dockerfile_stages: list[list[Instruction]],
 ) -> None:
     runner = dockerfile_stages[-1]
-    assert "RELEASE_NAME=elixir_app" in values(runner, "ARG")
+    assert f"RELEASE_NAME={RELEASE_NAME}" in values(runner, "ARG")
     copies = [v for v in values(runner, "COPY") if v.startswith("--from=builder")]
     assert copies == [
         "--from=builder --chown=app:app /app/_build/${MIX_ENV}/rel/${RELEASE_NAME} ./"
@@ -213,7 +216,7 @@ def test_dockerignore_keeps_local_build_output_out() -> None:
 def test_bin_server_from_the_overlay_is_in_the_release_and_boots() -> None:
     server = build_release() / "bin" / "server"
     assert server.is_file() and os.access(server, os.X_OK)
-    assert "exec ./elixir_app start" in server.read_text()
+    assert f"exec ./{RELEASE_NAME} start" in server.read_text()
     with running_release(command=["bin/server"]) as release:
         assert http_get(release.base_url + "/health")[0] == 200
         assert release.terminate() == 0

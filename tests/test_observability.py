@@ -11,24 +11,31 @@ import pytest
 import yaml
 
 from components.observability import (
-    APP_METRIC_NAMES,
     DASHBOARD_PATH,
+    EXTRA_METRIC_NAMES,
+    PROM_EX_METRICS,
     PROMETHEUS_METRIC_NAMES,
     ScrapeTarget,
     adot_collector_config,
+    app_metric_names,
     grafana_dashboard_provider,
     grafana_datasource_provisioning,
     iter_panels,
     iter_target_exprs,
     load_dashboard,
+    prom_ex_name_pattern,
     prometheus_config,
     render_yaml,
     scrape_config,
 )
 from tests.promql_support import (
+    PROM_EX_PATTERNS,
     dashboard_metric_names,
+    dashboard_name_patterns,
     interpolate,
+    metric_contract_violations,
     promql_metric_names,
+    promql_name_patterns,
     run_promtool,
 )
 
@@ -43,8 +50,8 @@ APP = ScrapeTarget(
     labels={"env": "test"},
 )
 
-CONTRACT = set(APP_METRIC_NAMES) | set(PROMETHEUS_METRIC_NAMES)
-"""What dashboards may query; the e2e test proves the release exports exactly this."""
+PLAIN_NAMES = EXTRA_METRIC_NAMES | PROMETHEUS_METRIC_NAMES
+"""Metrics dashboards may name literally; PromEx's are selected by regex (PROM_EX_PATTERNS)."""
 
 
 # --- ScrapeTarget ------------------------------------------------------------------------------
@@ -320,32 +327,60 @@ def test_dashboard_covers_the_required_views() -> None:
     joined = "\n".join(exprs)
     for quantile in ("0.5", "0.95", "0.99"):
         assert f"histogram_quantile({quantile}," in joined
-    assert "http_request_duration_seconds_bucket" in joined
     assert 'status=~"5.."' in joined
     assert "sum by (path, status)" in joined
-    names = dashboard_metric_names(load_dashboard())
+    patterns = dashboard_name_patterns(load_dashboard())
     for required in (
-        "http_requests_total",
-        "beam_memory_bytes",
-        "beam_process_count",
-        "beam_run_queue_length",
-        "beam_uptime_seconds",
+        "phoenix_http_requests_total",
+        "phoenix_http_request_duration_milliseconds_bucket",
+        "beam_memory_allocated_bytes",
+        "beam_stats_process_count",
+        "beam_stats_run_queue_count",
+        "beam_stats_uptime_milliseconds_count",
     ):
-        assert required in names
+        assert prom_ex_name_pattern(required) in patterns, required
 
 
-def test_dashboard_only_uses_metrics_of_the_contract() -> None:
-    unknown = dashboard_metric_names(load_dashboard()) - CONTRACT
-    assert not unknown, f"dashboard queries metrics the app does not export: {sorted(unknown)}"
+def test_dashboard_only_uses_prom_ex_metrics_and_up() -> None:
+    for panel, expr in iter_target_exprs(load_dashboard()):
+        assert not metric_contract_violations(expr, PLAIN_NAMES), (panel["title"], expr)
+    assert dashboard_metric_names(load_dashboard()) == {"up"}, "PromEx names are never literal"
+
+
+def test_the_dashboard_job_variable_lists_jobs_exporting_prom_ex_metrics() -> None:
+    variables = {v["name"]: v for v in load_dashboard()["templating"]["list"]}
+    query = variables["job"]["query"]["query"]
+    assert query == variables["job"]["definition"]
+    assert query == (
+        f'label_values({{__name__=~"{prom_ex_name_pattern("beam_stats_uptime_milliseconds_count")}"}}'
+        ", job)"
+    )
 
 
 def test_a_typo_in_a_dashboard_metric_is_caught() -> None:
     dashboard = copy.deepcopy(load_dashboard())
     for panel in iter_panels(dashboard):
         for target in panel.get("targets", []):
-            target["expr"] = target["expr"].replace("beam_run_queue_length", "beam_runqueue")
+            target["expr"] = target["expr"].replace("beam_stats_run_queue_count", "beam_runqueue")
 
-    assert dashboard_metric_names(dashboard) - CONTRACT == {"beam_runqueue"}
+    typos = {
+        violation
+        for _panel, expr in iter_target_exprs(dashboard)
+        for violation in metric_contract_violations(expr, PLAIN_NAMES)
+    }
+    assert typos == {".+_prom_ex_beam_runqueue"}
+
+
+def test_prom_ex_name_patterns_select_any_otp_app_and_nothing_else() -> None:
+    pattern = prom_ex_name_pattern("phoenix_http_requests_total")
+    assert pattern == ".+_prom_ex_phoenix_http_requests_total"
+    assert {prom_ex_name_pattern(m) for m in PROM_EX_METRICS} == PROM_EX_PATTERNS
+    assert "shop_prom_ex_phoenix_http_requests_total" in app_metric_names("shop")
+    assert app_metric_names("elixir_app") == {f"elixir_app_prom_ex_{m}" for m in PROM_EX_METRICS}
+    with pytest.raises(ValueError, match="PromEx metrics"):
+        prom_ex_name_pattern("http_requests_total")
+    with pytest.raises(ValueError, match="otp_app"):
+        app_metric_names("Shop-App")
 
 
 def test_dashboard_queries_parse_with_prometheus_own_parser(tmp_path: Path) -> None:
@@ -407,6 +442,7 @@ def test_interpolate_refuses_unknown_grafana_variables() -> None:
         ("x @ start()", {"x"}),
         ("max_over_time(deriv(x[5m])[1h:1m])", {"x"}),
         ('{__name__="beam_uptime_seconds", job="a"}', {"beam_uptime_seconds"}),
+        ('{__name__=~".+_prom_ex_beam_stats_process_count"}', set()),
         ('{__name__=~"beam_.*"}', set()),
         ('label_replace(up, "dst", "$1", "src", "(by|on)")', {"up"}),
         ("vector(0) + Inf - NaN", set()),
@@ -431,3 +467,17 @@ def test_dashboard_metric_names_reads_panels_nested_in_rows() -> None:
         ]
     }
     assert dashboard_metric_names(dashboard) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("expr", "patterns"),
+    [
+        ('rate({__name__=~".+_x_total", job=~"$job"}[1m])', {".+_x_total"}),
+        ('{job="a", __name__ =~ "a.*"} / {__name__=~\'b\'}', {"a.*", "b"}),
+        ('{__name__!~"not_this"} or {__name__="nor_this"}', set()),
+        ('x{path=~"__name__"}', set()),
+        ("up", set()),
+    ],
+)
+def test_promql_name_patterns(expr: str, patterns: set[str]) -> None:
+    assert promql_name_patterns(expr) == patterns

@@ -10,24 +10,43 @@ from pathlib import Path
 
 import pytest
 
+from components.alert_rules import iter_alert_rules, load_rules
 from components.observability import (
-    APP_METRIC_NAMES,
+    EXTRA_METRIC_NAMES,
+    app_metric_names,
     load_dashboard,
 )
 from tests.app_release import RunningRelease, http_get, running_release
 from tests.prometheus_support import (
     Prometheus,
     exported_metric_names,
+    firing_alert_expressions,
     loopback_scrape_config,
     poll,
     running_prometheus,
     series_count,
+    wait_for_alert_selector_data,
     wait_for_dashboard_data,
     wait_for_target_up,
 )
-from tests.promql_support import dashboard_metric_names
+from tests.promql_support import (
+    check_metrics,
+    dashboard_metric_names,
+    dashboard_name_patterns,
+    findings_beyond_prom_ex_habits,
+)
+from tests.sample import RELEASE_NAME, sample_only
+
+pytestmark = sample_only()
 
 JOB = "elixir-app"
+SAMPLE_OTP_APP = RELEASE_NAME
+"""The sample's OTP application (app/mix.exs): its PromEx-style prefix is elixir_app_prom_ex."""
+APP_METRIC_NAMES = app_metric_names(SAMPLE_OTP_APP) | EXTRA_METRIC_NAMES
+"""What the sample exports without a database: PromEx's names the dashboards use, plus extras."""
+DATABASE_METRICS = frozenset({"database_up", "database_connections"})
+"""Exported only with DATABASE_URL (test_app_database.py); this release runs without one."""
+ALERT_RULES = list(iter_alert_rules(load_rules()))
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +83,14 @@ def test_prometheus_scrapes_the_release(release: RunningRelease, prometheus: Pro
         make_traffic(release)
         counts = {
             metric: series_count(prometheus, metric, JOB)
-            for metric in ("beam_process_count", "http_requests_total")
+            for metric in (
+                f"{SAMPLE_OTP_APP}_prom_ex_beam_stats_process_count",
+                f"{SAMPLE_OTP_APP}_prom_ex_phoenix_http_requests_total",
+            )
         }
         return True if all(counts.values()) else None
 
-    poll(has_samples, timeout=30, what="beam_process_count and http_requests_total samples")
+    poll(has_samples, timeout=30, what="process count and HTTP request samples")
 
 
 def test_the_release_exports_exactly_the_contract(
@@ -92,10 +114,20 @@ def test_the_release_exports_exactly_the_contract(
         details=lambda: f"missing: {sorted(missing)}",
     )
     assert exported_metric_names(prometheus, JOB) == set(APP_METRIC_NAMES), "exactly the contract"
-    kinds = {
-        series["metric"]["kind"] for series in prometheus.query(f'beam_memory_bytes{{job="{JOB}"}}')
-    }
-    assert kinds == {"total", "processes", "binary", "ets", "atom", "code", "system"}
+    run_queues = prometheus.query(
+        f'{SAMPLE_OTP_APP}_prom_ex_beam_stats_run_queue_count{{job="{JOB}"}}'
+    )
+    assert {series["metric"]["type"] for series in run_queues} == {"normal", "dirty"}
+
+
+def test_promtool_parses_the_releases_metrics_and_finds_only_prom_ex_naming_habits(
+    release: RunningRelease,
+) -> None:
+    make_traffic(release)
+    status, _, body = http_get(f"{release.base_url}/metrics")
+    assert status == 200
+
+    assert findings_beyond_prom_ex_habits(check_metrics(body.decode())) == []
 
 
 def test_every_dashboard_metric_and_query_has_data(
@@ -109,3 +141,30 @@ def test_every_dashboard_metric_and_query_has_data(
 
     for metric in dashboard_metric_names(dashboard):
         assert series_count(prometheus, metric, JOB) > 0, f"dashboard metric {metric} has no series"
+    for pattern in dashboard_name_patterns(dashboard):
+        matched = prometheus.query(f'count({{__name__=~"{pattern}", job="{JOB}"}})')
+        assert matched, f"no series of the release matches dashboard pattern {pattern}"
+
+
+def test_every_metric_an_alert_reads_has_series(
+    release: RunningRelease, prometheus: Prometheus
+) -> None:
+    wait_for_target_up(prometheus, JOB)
+    wait_for_alert_selector_data(
+        prometheus,
+        ALERT_RULES,
+        job=JOB,
+        exempt=DATABASE_METRICS,
+        make_traffic=lambda: make_traffic(release),
+    )
+
+
+def test_the_healthy_release_raises_no_alert(
+    release: RunningRelease, prometheus: Prometheus
+) -> None:
+    wait_for_target_up(prometheus, JOB)
+    wait_for_dashboard_data(
+        prometheus, load_dashboard(), job=JOB, make_traffic=lambda: make_traffic(release)
+    )
+
+    assert firing_alert_expressions(prometheus, ALERT_RULES) == {}

@@ -52,6 +52,9 @@ from tests.app_release import (
     release_env,
     running_release,
 )
+from tests.sample import sample_only
+
+pytestmark = sample_only()
 
 UNPRIVILEGED_USER = "nobody"
 CRASH_DUMP_NAME = "erl_crash.dump"
@@ -100,7 +103,7 @@ def read_only_copy(*, reboot_after_config: bool = False) -> Iterator[Path]:
     `reboot_system_after_config: true` (the start script then copies sys.config under
     RELEASE_TMP at every boot, and the config provider reboots the VM with it)."""
     # Not under pytest's tmp_path: that is private to root, and the release runs as nobody.
-    base = Path(tempfile.mkdtemp(prefix="elixir_app-readonly-"))
+    base = Path(tempfile.mkdtemp(prefix=f"{RELEASE_NAME}-readonly-"))
     root = base / "app"
     try:
         base.chmod(0o755)
@@ -139,7 +142,7 @@ def read_only_rebooting_release() -> Iterator[Path]:
 @pytest.fixture
 def mounted_tmp() -> Iterator[Path]:
     """The one writable directory, standing in for the /tmp mount: owned by the release's user."""
-    path = Path(tempfile.mkdtemp(prefix="elixir_app-tmp-mount-"))
+    path = Path(tempfile.mkdtemp(prefix=f"{RELEASE_NAME}-tmp-mount-"))
     try:
         user = run_as_user()
         if user is not None:
@@ -212,11 +215,14 @@ def test_release_boots_serves_and_drains_with_only_the_mount_writable(
         status, _, body = http_get(release.base_url + "/health")
         assert (status, json.loads(body)) == (200, {"status": "ok"}), release.output()
         status, _, body = http_get(release.base_url + "/")
-        assert status == 200 and b"elixir_app" in body
+        assert status == 200 and RELEASE_NAME.encode() in body
         status, _, body = http_get(release.base_url + "/metrics")
         assert status == 200
         families = {f.name for f in text_string_to_metric_families(body.decode())}
-        assert {"beam_uptime_seconds", "http_requests"} <= families
+        assert {
+            "elixir_app_prom_ex_beam_stats_uptime_milliseconds_count",
+            "elixir_app_prom_ex_phoenix_http_requests",
+        } <= families
 
         result: dict[str, tuple[int, dict[str, str], bytes]] = {}
 

@@ -25,6 +25,9 @@ from tests.rolling_support import (
     rolling_rig,
     wrk_load,
 )
+from tests.sample import sample_only
+
+pytestmark = sample_only()
 
 CONNECTIONS = 4
 PACE_MS = 10

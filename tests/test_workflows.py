@@ -154,15 +154,71 @@ def test_tests_run_on_every_push_and_pull_request() -> None:
     assert not (on["pull_request"] or {}).get("branches")
 
 
-def test_test_job_runs_exactly_the_readme_command() -> None:
-    assert re.search(r"^test:", (ROOT / "Makefile").read_text(), re.MULTILINE)
-    (job,) = jobs("test.yml").values()
-    runs = [s["run"].strip() for s in job["steps"] if "run" in s]
-    assert README_TEST_COMMAND in runs, runs
+def makefile_rule(target: str) -> tuple[list[str], list[str]]:
+    """(prerequisites, recipe lines) of a Makefile target."""
+    text = (ROOT / "Makefile").read_text()
+    match = re.search(rf"^{target}:([^\n]*)\n((?:\t[^\n]*\n)*)", text, re.MULTILINE)
+    assert match, f"no {target} target in the Makefile"
+    return match[1].split(), [line.strip() for line in match[2].splitlines()]
+
+
+def test_the_test_workflow_runs_exactly_the_readme_command_split_in_two_jobs() -> None:
+    """`make test` = the infrastructure's checks (test job) + the app's `mix test` (app job,
+    with the app's own Elixir/OTP versions)."""
+    assert README_TEST_COMMAND == "make test"
+    prerequisites, _ = makefile_rule("test")
+    workflow = jobs("test.yml")
+    runs = [s["run"].strip() for s in workflow["test"]["steps"] if "run" in s]
+    make_runs = [r.split()[1:] for r in runs if r.startswith("make ")]
+    assert make_runs == [[p for p in prerequisites if p != "exunit"]], runs
+    _, exunit = makefile_rule("exunit")
+    assert exunit == ["cd app && mix deps.get && MIX_ENV=test mix test"]
+    app = workflow["app"]
+    assert app["defaults"]["run"]["working-directory"] == "app"
+    assert app["env"]["MIX_ENV"] == "test"
+    assert [s["run"] for s in app["steps"] if "run" in s] == ["mix deps.get", "mix test"]
+
+
+def app_tool_versions() -> dict[str, str]:
+    path = ROOT / "app" / ".tool-versions"
+    assert path.is_file(), (
+        "app/.tool-versions is missing: the workflow's app job installs the Erlang/OTP and "
+        "Elixir it names (e.g. `erlang 27.3.4` and `elixir 1.18.4-otp-27`; docs/your-app.md)"
+    )
+    return dict(line.split(None, 1) for line in path.read_text().splitlines() if line.strip())
+
+
+def test_the_app_job_uses_the_elixir_and_otp_versions_the_app_declares() -> None:
+    app = jobs("test.yml")["app"]
+    (setup_beam,) = steps_using(app, "erlef/setup-beam")
+    assert setup_beam["with"] == {"version-file": "app/.tool-versions", "version-type": "strict"}
+    declared = app_tool_versions()
+    assert set(declared) == {"erlang", "elixir"}
+    # strict: exact versions, and the Elixir build is the one compiled for that OTP.
+    otp_major = declared["erlang"].split(".")[0]
+    assert re.fullmatch(r"\d+\.\d+\.\d+-otp-" + otp_major, declared["elixir"]), declared
+    # phx.new's config/test.exs expects postgres/postgres on localhost.
+    postgres = app["services"]["postgres"]
+    assert postgres["env"]["POSTGRES_PASSWORD"] == "postgres"
+    assert "5432:5432" in postgres["ports"]
+
+
+def test_the_app_declares_versions_its_mix_exs_accepts() -> None:
+    declared = app_tool_versions()
+    requirement = re.search(r'elixir: "~> (\d+)\.(\d+)"', (ROOT / "app" / "mix.exs").read_text())
+    assert requirement, "app/mix.exs declares no elixir requirement"
+    major, minor = (int(v) for v in declared["elixir"].split("-")[0].split(".")[:2])
+    assert major == int(requirement[1]) and minor >= int(requirement[2])
+
+
+def test_the_sample_contract_tests_cannot_skip_in_ci_while_the_sample_is_there() -> None:
+    (make,) = [s for s in jobs("test.yml")["test"]["steps"] if s.get("run", "").startswith("make")]
+    assert "hashFiles('app/SAMPLE.md')" in make["env"]["ELIXIR_DEVOPS_REQUIRE_SAMPLE"]
+    assert "export ELIXIR_DEVOPS_REQUIRE_SAMPLE=1" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_test_job_sets_up_python_311_with_pip_cache_and_debian_tools() -> None:
-    (job,) = jobs("test.yml").values()
+    job = jobs("test.yml")["test"]
     (setup_python,) = steps_using(job, "actions/setup-python")
     assert str(setup_python["with"]["python-version"]) == "3.11"
     assert setup_python["with"]["cache"] == "pip"

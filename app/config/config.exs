@@ -12,6 +12,9 @@ config :elixir_app,
   shutdown_drain_ms: 15_000,
   # /debug/sleep?ms=N exists only where this is true (tests); never in a default release.
   debug_routes: false,
+  # FORCE_SSL=true: plain-HTTP requests from the load balancer are redirected to https://host
+  # (ElixirApp.ForceSSL, what a Phoenix app's force_ssl does); off by default.
+  force_ssl: false,
   # DNS discovery of the other nodes (DNS_CLUSTER_QUERY); nil = no clustering.
   dns_cluster_query: nil,
   dns_cluster_interval_ms: 5_000

@@ -57,6 +57,14 @@ if config_env() != :test do
         parse_positive_integer.("DNS_CLUSTER_INTERVAL_MS", interval, 3_600_000)
   end
 
+  case System.get_env("FORCE_SSL") do
+    nil -> :ok
+    "" -> :ok
+    "true" -> config :elixir_app, force_ssl: true
+    "false" -> config :elixir_app, force_ssl: false
+    other -> fail.("environment variable FORCE_SSL must be true or false, got: #{inspect(other)}")
+  end
+
   # Test-only route used to prove graceful draining against the real release.
   if System.get_env("ELIXIR_APP_DEBUG_ROUTES") == "true" do
     config :elixir_app, debug_routes: true

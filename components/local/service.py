@@ -45,7 +45,7 @@ def health_check_script(port: int, path: str) -> str:
     """A bash-only HTTP probe: succeeds when ``GET path`` on ``port`` answers status 200.
 
     The runtime image is Debian slim: no curl, no wget. Booting a second BEAM for
-    ``bin/elixir_app rpc`` every few seconds would cost more than the app itself, so the probe
+    ``bin/<release> rpc`` every few seconds would cost more than the app itself, so the probe
     speaks HTTP/1.0 over bash's ``/dev/tcp`` and reads the status line with builtins only.
     ``path`` is restricted by the settings to ``[A-Za-z0-9/_.-~%]``, safe inside quotes.
     """

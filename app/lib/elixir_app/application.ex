@@ -42,7 +42,8 @@ defmodule ElixirApp.Application do
   defp router_options do
     %{
       host: Application.fetch_env!(:elixir_app, :host),
-      debug_routes: Application.fetch_env!(:elixir_app, :debug_routes)
+      debug_routes: Application.fetch_env!(:elixir_app, :debug_routes),
+      force_ssl: Application.fetch_env!(:elixir_app, :force_ssl)
     }
   end
 end

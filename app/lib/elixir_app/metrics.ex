@@ -2,13 +2,24 @@ defmodule ElixirApp.Metrics do
   @moduledoc """
   Prometheus metrics in the text exposition format, version 0.0.4.
 
-  Metric names are a contract (dashboards and alerts use them):
+  Metric names are a contract (dashboards and alerts use them). They are the names PromEx's
+  Beam and Phoenix plugins give the same measurements, with PromEx's default prefix
+  `<otp_app>_prom_ex_` (`elixir_app_prom_ex_` here), so the dashboards and alerts that fit this
+  sample fit any Phoenix app using PromEx (docs/monitoring.md):
 
-    * `beam_memory_bytes{kind}`, `beam_process_count`, `beam_port_count`,
-      `beam_atom_count`, `beam_run_queue_length`, `beam_uptime_seconds`,
-      `beam_connected_nodes` (gauges)
-    * `http_requests_total{method,path,status}` (counter)
-    * `http_request_duration_seconds{method,path,status}` (histogram)
+    * `<prefix>_beam_memory_allocated_bytes` and
+      `<prefix>_beam_memory_{processes,binary,ets,atom,code,persistent_term}_total_bytes`,
+      `<prefix>_beam_stats_{process,port,atom}_count`,
+      `<prefix>_beam_stats_run_queue_count{type="normal"|"dirty"}`,
+      `<prefix>_beam_stats_uptime_milliseconds_count`,
+      `<prefix>_beam_system_process_limit_info` (gauges)
+    * `<prefix>_phoenix_http_requests_total{method,path,status}` (counter)
+    * `<prefix>_phoenix_http_request_duration_milliseconds{method,path,status}` (histogram,
+      PromEx's buckets)
+
+  and the sample's own, which PromEx has no plugin for:
+
+    * `beam_connected_nodes` (gauge)
     * `database_up`, `database_connections` (gauges; only when a database is configured,
       see `ElixirApp.Database.metric_families/0`)
 
@@ -18,12 +29,17 @@ defmodule ElixirApp.Metrics do
   use GenServer
 
   @table __MODULE__
-  # Histogram upper bounds in seconds (the `le` label text), and the same in microseconds,
-  # the unit durations are stored in.
-  @buckets ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"]
-  @bucket_bounds_us for le <- @buckets, do: round(elem(Float.parse(le), 0) * 1_000_000)
+  # PromEx's Phoenix plugin prefixes every name with [otp_app, :prom_ex, :phoenix] (and the
+  # Beam plugin with ..., :beam); telemetry_metrics_prometheus joins the parts with "_".
+  @prefix "#{Mix.Project.config()[:app]}_prom_ex"
+  @http @prefix <> "_phoenix_http"
+  @beam @prefix <> "_beam"
+  # Histogram upper bounds in milliseconds (the `le` label text; PromEx's Phoenix plugin's
+  # buckets), and the same in microseconds, the unit durations are stored in.
+  @buckets ["10", "100", "500", "1000", "5000", "10000", "30000"]
+  @bucket_bounds_us for le <- @buckets, do: String.to_integer(le) * 1_000
   @methods ~w(GET HEAD POST PUT PATCH DELETE OPTIONS)
-  @memory_kinds [:total, :processes, :binary, :ets, :atom, :code, :system]
+  @memory_kinds [:processes, :binary, :ets, :atom, :code]
 
   # Row layout: {key, count, sum_us, bucket_1 .. bucket_n}; buckets are not cumulative here.
   @count_pos 2
@@ -72,43 +88,74 @@ defmodule ElixirApp.Metrics do
     ]
   end
 
+  @doc "The metric name prefix: PromEx's default for this OTP application."
+  @spec prefix() :: String.t()
+  def prefix, do: @prefix
+
   defp render_beam do
     memory = :erlang.memory()
     {wall_clock_ms, _} = :erlang.statistics(:wall_clock)
+    run_queue = :erlang.statistics(:total_run_queue_lengths)
+    run_queue_all = :erlang.statistics(:total_run_queue_lengths_all)
 
     [
-      family(
-        "beam_memory_bytes",
-        "gauge",
-        "Memory allocated by the BEAM, by kind.",
-        for(kind <- @memory_kinds, do: {[kind: kind], Keyword.fetch!(memory, kind)})
+      gauge(
+        @beam <> "_memory_allocated_bytes",
+        "The total amount of memory currently allocated.",
+        Keyword.fetch!(memory, :total)
       ),
-      family("beam_process_count", "gauge", "Number of BEAM processes.", [
-        {[], :erlang.system_info(:process_count)}
-      ]),
-      family("beam_port_count", "gauge", "Number of BEAM ports (sockets, files...).", [
-        {[], :erlang.system_info(:port_count)}
-      ]),
-      family("beam_atom_count", "gauge", "Number of atoms in the atom table.", [
-        {[], :erlang.system_info(:atom_count)}
-      ]),
-      family(
-        "beam_run_queue_length",
-        "gauge",
-        "Processes ready to run, summed over all run queues (dirty ones included).",
-        [{[], :erlang.statistics(:total_run_queue_lengths_all)}]
+      for kind <- @memory_kinds do
+        gauge(
+          "#{@beam}_memory_#{kind}_total_bytes",
+          "The total amount of memory currently allocated for #{kind}.",
+          Keyword.fetch!(memory, kind)
+        )
+      end,
+      gauge(
+        @beam <> "_memory_persistent_term_total_bytes",
+        "The total amount of memory currently allocated to Erlang :persistent_term.",
+        :persistent_term.info().memory
       ),
-      family("beam_uptime_seconds", "gauge", "Time since the BEAM started.", [
-        {[], wall_clock_ms / 1000}
-      ]),
+      gauge(
+        @beam <> "_stats_process_count",
+        "A count of how many Erlang processes are currently running.",
+        :erlang.system_info(:process_count)
+      ),
+      gauge(
+        @beam <> "_stats_port_count",
+        "A count of how many ports are currently active.",
+        :erlang.system_info(:port_count)
+      ),
+      gauge(
+        @beam <> "_stats_atom_count",
+        "A count of how many atoms are currently allocated.",
+        :erlang.system_info(:atom_count)
+      ),
       family(
+        @beam <> "_stats_run_queue_count",
+        "gauge",
+        "The number of processes and ports that are ready to run and are in the run queue.",
+        [{[type: "normal"], run_queue}, {[type: "dirty"], run_queue_all - run_queue}]
+      ),
+      gauge(
+        @beam <> "_stats_uptime_milliseconds_count",
+        "The total number of wall clock milliseconds that have passed since the system started.",
+        wall_clock_ms
+      ),
+      gauge(
+        @beam <> "_system_process_limit_info",
+        "The maximum number of processes that can simultaneously exist on the BEAM instance.",
+        :erlang.system_info(:process_limit)
+      ),
+      gauge(
         "beam_connected_nodes",
-        "gauge",
         "Other BEAM nodes this node is connected to (visible nodes: the cluster minus itself).",
-        [{[], length(Node.list(:visible))}]
+        length(Node.list(:visible))
       )
     ]
   end
+
+  defp gauge(name, help, value), do: family(name, "gauge", help, [{[], value}])
 
   defp render_http do
     rows = @table |> :ets.tab2list() |> Enum.sort()
@@ -127,23 +174,29 @@ defmodule ElixirApp.Metrics do
 
         buckets =
           Enum.zip_with(@buckets, cumulative, fn le, n ->
-            {"http_request_duration_seconds_bucket", labels ++ [le: le], n}
+            {@http <> "_request_duration_milliseconds_bucket", labels ++ [le: le], n}
           end)
 
         buckets ++
           [
-            {"http_request_duration_seconds_bucket", labels ++ [le: "+Inf"], count},
-            {"http_request_duration_seconds_sum", labels, elem(row, @sum_pos - 1) / 1_000_000},
-            {"http_request_duration_seconds_count", labels, count}
+            {@http <> "_request_duration_milliseconds_bucket", labels ++ [le: "+Inf"], count},
+            {@http <> "_request_duration_milliseconds_sum", labels,
+             elem(row, @sum_pos - 1) / 1_000},
+            {@http <> "_request_duration_milliseconds_count", labels, count}
           ]
       end)
 
     [
-      family("http_requests_total", "counter", "HTTP requests served.", requests),
+      family(
+        @http <> "_requests_total",
+        "counter",
+        "The number of requests have been serviced.",
+        requests
+      ),
       header(
-        "http_request_duration_seconds",
+        @http <> "_request_duration_milliseconds",
         "histogram",
-        "HTTP request duration, from request line to response written."
+        "The time it takes for the application to respond to HTTP requests."
       ),
       for({name, labels, value} <- durations, do: sample(name, labels, value))
     ]

@@ -12,10 +12,25 @@ defmodule ElixirApp.Router do
   @database_paths ElixirApp.Database.Routes.paths()
 
   @spec call(map(), map()) :: {String.t(), pos_integer(), [{String.t(), iodata()}], iodata()}
-  def call(%{path: path} = request, options) when path in @database_paths,
+  def call(request, options) do
+    # First, as Plug.SSL is the first plug of a Phoenix endpoint with force_ssl.
+    case ElixirApp.ForceSSL.check(request, Map.get(options, :force_ssl, false), options.host) do
+      :pass ->
+        dispatch(request, options)
+
+      {:pass, extra_headers} ->
+        {route, status, headers, body} = dispatch(request, options)
+        {route, status, extra_headers ++ headers, body}
+
+      {:redirect, status, location} ->
+        {route(request.path, options), status, [{"location", location}], ""}
+    end
+  end
+
+  defp dispatch(%{path: path} = request, options) when path in @database_paths,
     do: ElixirApp.Database.Routes.call(request, options)
 
-  def call(%{method: method, path: path} = request, options) do
+  defp dispatch(%{method: method, path: path} = request, options) do
     route = route(path, options)
 
     cond do

@@ -65,31 +65,49 @@ defmodule ElixirApp.MetricsTest do
     end)
   end
 
+  @prefix ElixirApp.Metrics.prefix()
+  @requests @prefix <> "_phoenix_http_requests_total"
+  @duration @prefix <> "_phoenix_http_request_duration_milliseconds"
+
   defp value(samples, name, labels \\ %{}) do
     Enum.find_value(samples, fn {n, l, v} -> if n == name and l == labels, do: v end)
   end
 
+  test "the prefix is PromEx's default for this OTP application" do
+    assert @prefix == "elixir_app_prom_ex"
+  end
+
   test "the BEAM gauges of the metric contract are present and sane" do
     {types, samples} = scrape()
+    beam = fn suffix -> "#{@prefix}_beam_#{suffix}" end
 
-    for name <- ~w(beam_memory_bytes beam_process_count beam_port_count beam_atom_count
-                   beam_run_queue_length beam_uptime_seconds) do
-      assert types[name] == "gauge", "#{name} missing or not a gauge"
+    memory_kinds = ~w(processes binary ets atom code persistent_term)
+
+    for name <-
+          ["memory_allocated_bytes" | Enum.map(memory_kinds, &"memory_#{&1}_total_bytes")] ++
+            ~w(stats_process_count stats_port_count stats_atom_count stats_run_queue_count
+               stats_uptime_milliseconds_count system_process_limit_info) do
+      assert types[beam.(name)] == "gauge", "#{beam.(name)} missing or not a gauge"
     end
 
-    memory = fn kind -> value(samples, "beam_memory_bytes", %{"kind" => kind}) end
-    for kind <- ~w(total processes binary ets atom code system), do: assert(memory.(kind) > 0)
-    assert memory.("total") > memory.("processes")
-    assert value(samples, "beam_process_count") > 10
-    assert value(samples, "beam_port_count") > 0
-    assert value(samples, "beam_atom_count") > 1000
-    assert value(samples, "beam_run_queue_length") >= 0
-    assert value(samples, "beam_uptime_seconds") >= 0
+    assert types["beam_connected_nodes"] == "gauge"
+    total = value(samples, beam.("memory_allocated_bytes"))
+    for kind <- memory_kinds, do: assert(value(samples, beam.("memory_#{kind}_total_bytes")) > 0)
+    assert total > value(samples, beam.("memory_processes_total_bytes"))
+    assert value(samples, beam.("stats_process_count")) > 10
+    assert value(samples, beam.("stats_port_count")) > 0
+    assert value(samples, beam.("stats_atom_count")) > 1000
+    assert value(samples, beam.("stats_run_queue_count"), %{"type" => "normal"}) >= 0
+    assert value(samples, beam.("stats_run_queue_count"), %{"type" => "dirty"}) >= 0
+    assert value(samples, beam.("stats_uptime_milliseconds_count")) >= 0
+
+    assert value(samples, beam.("system_process_limit_info")) ==
+             :erlang.system_info(:process_limit)
   end
 
   test "HTTP requests are counted by method, route and status, unknown paths as other" do
     {_, before} = scrape()
-    count = fn samples, labels -> value(samples, "http_requests_total", labels) || 0 end
+    count = fn samples, labels -> value(samples, @requests, labels) || 0 end
     health = %{"method" => "GET", "path" => "/health", "status" => "200"}
     other = %{"method" => "GET", "path" => "other", "status" => "404"}
 
@@ -98,11 +116,11 @@ defmodule ElixirApp.MetricsTest do
     get("/another-unknown-path")
 
     {types, after_} = scrape()
-    assert types["http_requests_total"] == "counter"
+    assert types[@requests] == "counter"
     assert count.(after_, health) - count.(before, health) == 3
     assert count.(after_, other) - count.(before, other) == 2
 
-    paths = for {"http_requests_total", labels, _} <- after_, uniq: true, do: labels["path"]
+    paths = for {@requests, labels, _} <- after_, uniq: true, do: labels["path"]
     routes = ["/", "/health", "/metrics", "/debug/sleep", "/ready", "/visits", "other"]
     assert Enum.all?(paths, &(&1 in routes))
   end
@@ -110,36 +128,37 @@ defmodule ElixirApp.MetricsTest do
   test "the duration histogram has cumulative buckets ending in +Inf = count" do
     get("/health")
     {types, samples} = scrape()
-    assert types["http_request_duration_seconds"] == "histogram"
+    assert types[@duration] == "histogram"
     labels = %{"method" => "GET", "path" => "/health", "status" => "200"}
 
+    bucket_name = @duration <> "_bucket"
+
     buckets =
-      for {"http_request_duration_seconds_bucket", l, v} <- samples,
+      for {^bucket_name, l, v} <- samples,
           Map.delete(l, "le") == labels,
           do: {l["le"], v}
 
     les = Enum.map(buckets, &elem(&1, 0))
-    assert List.first(les) == "0.005"
-    assert Enum.take(les, -2) == ["10", "+Inf"]
+    assert les == ~w(10 100 500 1000 5000 10000 30000 +Inf), "PromEx's Phoenix buckets"
     counts = Enum.map(buckets, &elem(&1, 1))
     assert counts == Enum.sort(counts), "buckets must be cumulative"
-    assert List.last(counts) == value(samples, "http_request_duration_seconds_count", labels)
-    assert value(samples, "http_request_duration_seconds_sum", labels) > 0
+    assert List.last(counts) == value(samples, @duration <> "_count", labels)
+    assert value(samples, @duration <> "_sum", labels) > 0
   end
 
   test "a slow request lands in the right bucket" do
     labels = %{"method" => "GET", "path" => "/debug/sleep", "status" => "200"}
 
     bucket = fn samples, le ->
-      value(samples, "http_request_duration_seconds_bucket", Map.put(labels, "le", le)) || 0
+      value(samples, @duration <> "_bucket", Map.put(labels, "le", le)) || 0
     end
 
     {_, before} = scrape()
     {200, _, _} = get("/debug/sleep?ms=30")
     {_, after_} = scrape()
 
-    assert bucket.(after_, "0.025") - bucket.(before, "0.025") == 0
-    assert bucket.(after_, "0.05") - bucket.(before, "0.05") == 1
+    assert bucket.(after_, "10") - bucket.(before, "10") == 0
+    assert bucket.(after_, "100") - bucket.(before, "100") == 1
   end
 
   test "label values are escaped" do
@@ -152,7 +171,7 @@ defmodule ElixirApp.MetricsTest do
     {_, after_} = scrape()
     labels = %{"method" => "other", "path" => "other", "status" => "404"}
 
-    assert (value(after_, "http_requests_total", labels) || 0) -
-             (value(before, "http_requests_total", labels) || 0) == 1
+    assert (value(after_, @requests, labels) || 0) -
+             (value(before, @requests, labels) || 0) == 1
   end
 end
