@@ -7,7 +7,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down preview outputs test lint typecheck unit exunit tools venv clean
+.PHONY: up down preview outputs plan test lint typecheck unit exunit tools venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,13 @@ outputs: $(STAMP)
 
 down: $(STAMP)
 	$(PY) -m scripts.stack destroy --stack $(STACK) -- $(ARGS)
+
+# Offline: inventory, diagram, monthly cost (docs/plan.md). BASE=<git ref> compares with that
+# commit, FORMAT=json|markdown, ARGS="--log-gb 20" changes an assumption.
+BASE   ?=
+FORMAT ?= text
+plan: $(STAMP)
+	$(PY) -m plan $(STACK) $(if $(BASE),--base $(BASE)) --format $(FORMAT) $(ARGS)
 
 tools:
 	bash scripts/ensure-tools.sh

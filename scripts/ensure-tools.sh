@@ -16,13 +16,25 @@ command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 # amtool checks the rendered Alertmanager configurations.
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# Node runs Mermaid's own parser over the diagrams `make plan` draws (package.json pins it).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm ci installs exactly package-lock.json; again only when the lock changed since.
+node_packages() (
+  cd "$(dirname "$0")/.."
+  [ node_modules/.package-lock.json -nt package-lock.json ] && exit 0
+  echo "ensure-tools: npm ci (Mermaid's parser for the plan diagrams)" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+)
+
+[ ${#missing[@]} -eq 0 ] && { node_packages; exit 0; }
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "ensure-tools: installing ${missing[*]} with apt-get" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  node_packages
   exit 0
 fi
 

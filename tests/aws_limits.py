@@ -1807,7 +1807,7 @@ TABLE: dict[str, tuple[Row, ...]] = _by_type(ROWS)
 
 
 class Resource(Protocol):
-    """What the checker reads of a registered resource (``tests.mocks.Recorded`` has it)."""
+    """What the checker reads of a registered resource (``plan.mocks.Recorded`` has it)."""
 
     @property
     def type(self) -> str: ...

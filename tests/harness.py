@@ -4,41 +4,30 @@ Two ways, for two needs:
 - :func:`run_components` runs a function that builds components in this process and returns
   once every registration has completed (so assertions never race the engine).
 - :func:`run_stack` runs ``__main__.py`` for a committed stack file in a fresh interpreter
-  (the Pulumi runtime is process-global), with that file's config, and returns resources,
-  stack outputs and the error, if any.
+  (the Pulumi runtime is process-global; :mod:`plan.runner`, the same run ``make plan`` does),
+  with that file's config, and returns resources, stack outputs and the error, if any.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
+from plan.mocks import AwsLikeMocks, Recorded, RecordingMonitor
+from plan.runner import PROJECT, PROJECT_DIR, run_program, stack_config, stack_file_config, stacks
 from settings import Settings
 from settings import load as settings_load
 from settings.common import project_config
-from tests.mocks import AwsLikeMocks, Recorded, RecordingMonitor
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "elixir-devops"
+__all__ = ["PROJECT", "PROJECT_DIR", "Recorded", "stack_file_config"]
 COMPONENT_TAGS = {"stack": "test", "managed-by": "pulumi"}
 """Tags handed to components in component-level tests."""
 SERVICE_UNIT = "elixir-devops:aws:Service"
 TASK_UNIT = "elixir-devops:aws:FargateTask"
-STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
-
-
-def stack_file_config(stack: str) -> dict[str, Any]:
-    """The ``config:`` of ``Pulumi.<stack>.yaml`` with full (namespaced) keys."""
-    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
-    return dict(document.get("config") or {})
+STACKS = stacks()
 
 
 def project_values(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,32 +150,19 @@ def run_stack(
     ``secrets`` are keys set with ``pulumi config set --secret``; ``preview`` runs it the way
     ``pulumi preview`` does.
     """
-    config = stack_file_config(stack)
-    for key in remove:
-        config.pop(f"{PROJECT}:{key}", None)
-    config |= {f"{PROJECT}:{k}": v for k, v in (overrides or {}).items()}
-    config |= {f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()}
-    secret_keys = [f"{PROJECT}:{k}" for k in (secrets or {})]
-    completed = subprocess.run(
-        [sys.executable, "-m", "tests.run_program", stack, *(["--preview"] if preview else [])],
-        input=json.dumps({"config": config, "secret_keys": secret_keys}),
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_DIR,
-        timeout=300,
-        check=False,
-    )
-    if completed.returncode != 0 or not completed.stdout.strip():
-        raise AssertionError(
-            f"program run for stack {stack} crashed ({completed.returncode}):\n{completed.stderr}"
+    config = stack_config(stack, overrides, remove, secrets)
+    try:
+        run = run_program(
+            stack, config, [f"{PROJECT}:{k}" for k in (secrets or {})], preview=preview
         )
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    except RuntimeError as exc:
+        raise AssertionError(str(exc)) from exc
     app_name = config.get(f"{PROJECT}:appName", project_config()[1]["appName"]["default"])
     return Registered(
-        [Recorded(**r) for r in result["resources"]],
-        result["outputs"],
-        result["error"],
-        result.get("secret_outputs", []),
+        run.resources,
+        run.outputs,
+        run.error,
+        run.secret_outputs,
         prefix=f"{app_name}-{stack}",
-        warnings=result.get("warnings", []),
+        warnings=run.warnings,
     )

@@ -32,7 +32,7 @@ from bootstrap.iam_documents import (
 )
 from bootstrap.state_backend import backend_url, secrets_provider_url
 from config_reader import ConfigError, load_project_config
-from tests.mocks import unwrap
+from plan.mocks import unwrap
 
 MAIN = Path(__file__).resolve().parent.parent / "bootstrap" / "__main__.py"
 PROJECT = "elixir-devops-bootstrap"

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from bootstrap.iam_documents import StackScope, deploy_policy, preview_policy
+from plan.mocks import ACCOUNT
 from tests.conftest import AWS_STACKS, stack_run
 from tests.harness import Registered, run_stack, web_task
-from tests.mocks import ACCOUNT
 
 # The calls `pulumi up` makes to create each type (reads and deletes are granted alongside).
 CREATE_CALLS: dict[str, list[str]] = {

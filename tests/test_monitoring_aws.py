@@ -30,6 +30,7 @@ from components.aws.prometheus import (
     scrape_target,
 )
 from components.aws.task import container_definitions
+from plan.mocks import ACCOUNT, REGION, Recorded
 from tests.conftest import AWS_STACKS, stack_run
 from tests.harness import (
     Registered,
@@ -40,7 +41,6 @@ from tests.harness import (
     web_service,
     web_task,
 )
-from tests.mocks import ACCOUNT, REGION, Recorded
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 MONITORING = "elixir-devops:aws:Monitoring"

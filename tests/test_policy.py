@@ -40,10 +40,10 @@ from pulumi_policy.proxy import (
 )
 
 import settings
+from plan.mocks import Recorded
 from policy import guardrails as g
 from tests.conftest import stack_run
 from tests.harness import PROJECT_DIR, STACKS, Registered, run_stack
-from tests.mocks import Recorded
 
 DIGEST = "@sha256:" + "a" * 64
 IMAGE = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/app{DIGEST}"

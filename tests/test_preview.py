@@ -13,9 +13,9 @@ import json
 import pytest
 
 from components.image import is_pushed_reference
+from plan.mocks import UNKNOWN
 from tests.conftest import AWS_STACKS
 from tests.harness import Registered, run_stack, web_task
-from tests.mocks import UNKNOWN
 
 PREVIEW_RUNS: dict[str, Registered] = {}
 

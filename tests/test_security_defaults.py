@@ -6,8 +6,8 @@ import json
 
 from parliament import analyze_policy_string
 
+from plan.mocks import ACCOUNT
 from tests.conftest import stack_run
-from tests.mocks import ACCOUNT
 
 
 def test_prod_load_balancer_writes_access_logs_to_a_private_encrypted_bucket() -> None:

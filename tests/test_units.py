@@ -11,9 +11,9 @@ import pulumi
 from components.aws.cluster import Cluster, ClusterArgs
 from components.aws.service import LoadBalancerAttachment, Service, ServiceArgs
 from components.aws.task import FargateTask, FargateTaskArgs
+from plan.mocks import ACCOUNT, REGION
 from tests.harness import COMPONENT_TAGS as TAGS
 from tests.harness import Registered, run_components
-from tests.mocks import ACCOUNT, REGION
 
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/elixir-app@sha256:" + "a" * 64
 REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/elixir-app"

@@ -16,9 +16,9 @@ import pulumi
 import pytest
 
 from components.urns import LEGACY_SERVICE_TYPE
+from plan.mocks import engine_urn
 from tests.conftest import stack_run
 from tests.harness import STACKS, run_components
-from tests.mocks import engine_urn
 from tests.record_urns import golden_file
 
 

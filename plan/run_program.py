@@ -1,10 +1,11 @@
 """Runs ``__main__.py`` for one stack under the mocks; prints one JSON line with the result.
 
-Usage: ``python -m tests.run_program <stack> [--preview]`` with ``{"config": <the stack's full
-config>, "secret_keys": [...]}`` (JSON) on stdin. ``--preview`` runs it as ``pulumi preview``
-would (unknown outputs stay unknown, and the image build returns what pulumi-docker returns in
-a preview: a local image id, nothing pushed).
-Used by :func:`tests.harness.run_stack`, one fresh interpreter per run.
+Usage: ``python plan/run_program.py <stack> [--project-dir DIR] [--preview]`` with
+``{"config": <the stack's full config>, "secret_keys": [...]}`` (JSON) on stdin. ``--preview``
+runs it as ``pulumi preview`` would (unknown outputs stay unknown, and the image build returns
+what pulumi-docker returns in a preview: a local image id, nothing pushed). ``--project-dir``
+is the checkout whose program runs (default: this one); the mocks are always this checkout's.
+Used by :func:`plan.runner.run_program`, one fresh interpreter per run.
 """
 
 from __future__ import annotations
@@ -13,13 +14,27 @@ import json
 import logging
 import runpy
 import sys
+from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__":
+    # Run by file path: this checkout's root, for the tool's own modules (plan.*) only.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import pulumi
 
-from config_reader import cli_value
-from tests.harness import PROJECT, PROJECT_DIR
-from tests.mocks import AwsLikeMocks, RecordingMonitor, unwrap
+from plan.mocks import AwsLikeMocks, RecordingMonitor, unwrap
+
+PROJECT = "elixir-devops"
+TOOL_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _import_program_from(project_dir: Path) -> None:
+    """The program's modules (settings, components, ...) come from ``project_dir`` - another
+    commit's worktree for a comparison - never from this checkout, which leaves the path (the
+    mocks are already imported)."""
+    others = [p for p in sys.path if Path(p or ".").resolve() not in (project_dir, TOOL_ROOT)]
+    sys.path[:] = [str(project_dir), *others]
 
 
 class EngineLog(logging.Handler):
@@ -35,8 +50,16 @@ class EngineLog(logging.Handler):
 
 
 def main(
-    stack: str, config: dict[str, Any], secret_keys: list[str], preview: bool = False
+    stack: str,
+    config: dict[str, Any],
+    secret_keys: list[str],
+    preview: bool = False,
+    project_dir: Path | None = None,
 ) -> dict[str, Any]:
+    project_dir = project_dir or TOOL_ROOT
+    _import_program_from(project_dir)
+    from config_reader import cli_value
+
     mocks = AwsLikeMocks(preview=preview)
     monitor = RecordingMonitor(mocks)
     # What the program logs through pulumi.log reaches the mocks' engine, which hands it to
@@ -57,7 +80,7 @@ def main(
 
     @pulumi.runtime.test
     def program() -> list[pulumi.Input[object]]:
-        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
         # pulumi.export keeps the stack outputs on the root stack resource.
         exported = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {})
 
@@ -85,10 +108,14 @@ def main(
 
 if __name__ == "__main__":
     request = json.load(sys.stdin)
+    arguments = sys.argv[2:]
     result = main(
         sys.argv[1],
         request["config"],
         request["secret_keys"],
-        preview="--preview" in sys.argv[2:],
+        preview="--preview" in arguments,
+        project_dir=Path(arguments[arguments.index("--project-dir") + 1]).resolve()
+        if "--project-dir" in arguments
+        else None,
     )
     print(json.dumps(result, default=str))
