@@ -257,6 +257,7 @@ def load_balancer_args(
     tags: Mapping[str, str],
     keep_access_logs: bool = False,
     certificate_arn: pulumi.Input[str] | None = None,
+    private_paths: Sequence[str] = (),
 ) -> LoadBalancerArgs:
     """``certificate_arn``: the stack's own certificate (hostedZoneId); else certificateArn."""
     return LoadBalancerArgs(
@@ -272,6 +273,7 @@ def load_balancer_args(
         domain_aliases=service.domain_aliases,
         idle_timeout_seconds=service.load_balancer_idle_timeout_seconds,
         stickiness_seconds=service.stickiness_seconds,
+        private_paths=private_paths,
         deletion_protection=service.alb_deletion_protection,
         vpc_id=vpc_id,
         public_subnet_ids=public_subnet_ids,
@@ -373,6 +375,8 @@ def build_aws(settings: Settings) -> Outputs:
             tags,
             keep_access_logs=settings.retain_on_delete,
             certificate_arn=certificate.certificate_arn if certificate is not None else None,
+            # The collector scrapes the app on localhost; the internet never reads its metrics.
+            private_paths=(monitoring_settings.metrics_path,),
         ),
     )
     deployment_alarms = DeploymentAlarms(

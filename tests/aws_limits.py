@@ -463,6 +463,30 @@ REDIRECT_PORT = Doc(
         api=Api("elbv2", "RedirectActionConfig", "Port"),
     ),
 )
+PATH_PATTERN = Doc(
+    "a path pattern of at most 128 characters (case sensitive; wildcards * and ?)",
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html",
+    lambda v: isinstance(v, str) and 0 < len(v) <= 128,
+    Quote(
+        "The maximum length of each string is 128 characters.",
+        api=Api("elbv2", "PathPatternConditionConfig", "Values"),
+    ),
+)
+FIXED_RESPONSE_CONTENT_TYPE = Doc(
+    "text/plain, text/css, text/html, application/javascript or application/json",
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_FixedResponseActionConfig.html",
+    _one_of("text/plain", "text/css", "text/html", "application/javascript", "application/json"),
+    Quote(
+        "Valid Values: text/plain | text/css | text/html | application/javascript | "
+        "application/json",
+        api=Api("elbv2", "FixedResponseActionConfig", "ContentType"),
+    ),
+)
+RULE_VALUES_PER_CONDITION = Doc(
+    "at most 5 match evaluations (condition values) per rule",
+    ELB_LIMITS,
+    lambda v: isinstance(v, list) and 0 < len(v) <= 5,
+)
 
 _ECS_NAME_SENTENCE = (
     "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."
@@ -897,6 +921,7 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 LISTENER = "aws:lb/listener:Listener"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 PROMETHEUS = "aws:amp/workspace:Workspace"
@@ -1708,6 +1733,18 @@ ROWS: list[Row] = [
         "defaultActions[].redirect.host": "RedirectActionConfig.Host",
         "defaultActions[].redirect.path": "RedirectActionConfig.Path",
         "defaultActions[].redirect.query": "RedirectActionConfig.Query",
+    }),
+    *rows(LISTENER_RULE, "elbv2", {
+        "listenerArn": "CreateRuleInput.ListenerArn",
+        "priority": "CreateRuleInput.Priority",
+        "conditions[].pathPattern.values": RULE_VALUES_PER_CONDITION,
+        "conditions[].pathPattern.values[]": PATH_PATTERN,
+        "actions[].type": "Action.Type",
+        "actions[].fixedResponse.statusCode": "FixedResponseActionConfig.StatusCode",
+        "actions[].fixedResponse.messageBody": "FixedResponseActionConfig.MessageBody",
+        "actions[].fixedResponse.contentType": (
+            "FixedResponseActionConfig.ContentType", FIXED_RESPONSE_CONTENT_TYPE
+        ),
     }),
 
     *rows(SCALING_TARGET, "application-autoscaling", {

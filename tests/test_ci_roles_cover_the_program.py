@@ -218,6 +218,7 @@ CREATE_CALLS: dict[str, list[str]] = {
         "elasticloadbalancing:ModifyTargetGroupAttributes",
     ],
     "aws:lb/listener:Listener": ["elasticloadbalancing:CreateListener"],
+    "aws:lb/listenerRule:ListenerRule": ["elasticloadbalancing:CreateRule"],
     "aws:appautoscaling/target:Target": ["application-autoscaling:RegisterScalableTarget"],
     "aws:appautoscaling/policy:Policy": ["application-autoscaling:PutScalingPolicy"],
     "aws:amp/workspace:Workspace": [

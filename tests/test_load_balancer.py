@@ -8,7 +8,7 @@ from components.aws.load_balancer import LoadBalancer
 from program import load_balancer_args
 from settings import ServiceSettings
 from tests.conftest import stack_run
-from tests.harness import Registered, configure, run_components, web_service
+from tests.harness import Registered, configure, run_components, run_stack, web_service
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 SUBNETS = ["subnet-0aaa1111", "subnet-0bbb2222"]
@@ -88,3 +88,39 @@ def test_the_ecs_service_waits_for_the_listeners() -> None:
     service = web_service(run).one("aws:ecs/service:Service")
     listeners = {r.urn for r in run.of_type("aws:lb/listener:Listener")}
     assert listeners and listeners <= set(service.dependencies)
+
+
+def test_the_metrics_endpoint_is_answered_404_by_the_load_balancer_on_every_aws_stack(
+    aws_run: Registered,
+) -> None:
+    """The collector scrapes /metrics on localhost inside the task: BEAM internals, routes and
+    database pool figures are nobody else's business, so the public listener never forwards it."""
+    (rule,) = aws_run.of_type("aws:lb/listenerRule:ListenerRule")
+    serving = next(
+        r
+        for r in aws_run.of_type("aws:lb/listener:Listener")
+        if r.inputs["defaultActions"][0]["type"] == "forward"
+    )
+    assert rule.inputs["listenerArn"] == serving.outputs["arn"]
+    (condition,) = rule.inputs["conditions"]
+    assert sorted(condition["pathPattern"]["values"]) == ["/metrics", "/metrics/*"]
+    (action,) = rule.inputs["actions"]
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponse"]["statusCode"] == "404"
+
+
+def test_a_custom_metrics_path_is_the_one_kept_private_behind_https() -> None:
+    run = run_stack(
+        "dev",
+        {
+            "metricsPath": "/internal/prom",
+            "certificateArn": CERTIFICATE,
+            "domain": "app.example.com",
+        },
+    )
+    assert run.error is None, run.error
+    (rule,) = run.of_type("aws:lb/listenerRule:ListenerRule")
+    https = next(r for r in run.of_type("aws:lb/listener:Listener") if r.inputs["port"] == 443)
+    assert rule.inputs["listenerArn"] == https.outputs["arn"]
+    values = rule.inputs["conditions"][0]["pathPattern"]["values"]
+    assert sorted(values) == ["/internal/prom", "/internal/prom/*"]

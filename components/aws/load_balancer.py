@@ -29,6 +29,8 @@ HTTP_PORT = 80
 HTTPS_PORT = 443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_CHECK_INTERVAL_SECONDS = 5
+PRIVATE_PATHS_RULE_PRIORITY = 10
+"""Evaluated before the default action; room below it for rules a user adds by hand."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class LoadBalancerArgs:
     """How long an idle connection (a LiveView socket between heartbeats) stays open."""
     stickiness_seconds: int | None = None
     """lb_cookie stickiness of the target group this long (None: off)."""
+    private_paths: Sequence[str] = ()
+    """Paths the load balancer answers 404 itself, never forwarded: the metrics endpoint, which
+    the collector scrapes on localhost inside the task and the internet has no business reading."""
     deletion_protection: bool = False
     """Refuse to delete the load balancer."""
     access_log_retention_days: int | None = None
@@ -249,6 +254,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 opts=self._child(parent=load_balancer),
             )
             listeners = [https, redirect]
+            serving = https
         else:
             listeners = [
                 aws.lb.Listener(
@@ -261,7 +267,36 @@ class LoadBalancer(pulumi.ComponentResource):
                     opts=self._child(parent=load_balancer),
                 )
             ]
+            serving = listeners[0]
+        if args.private_paths:
+            self._create_private_paths_rule(serving, args.private_paths)
         return load_balancer, target_group, listeners
+
+    def _create_private_paths_rule(
+        self, listener: aws.lb.Listener, paths: Sequence[str]
+    ) -> aws.lb.ListenerRule:
+        """404 from the load balancer for ``paths`` (and anything below them), before forwarding."""
+        patterns = sorted({pattern for path in paths for pattern in (path, f"{path}/*")})
+        return aws.lb.ListenerRule(
+            f"{self._name}-private-paths",
+            listener_arn=listener.arn,
+            priority=PRIVATE_PATHS_RULE_PRIORITY,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=patterns)
+                )
+            ],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
+                        content_type="text/plain", message_body="Not Found", status_code="404"
+                    ),
+                )
+            ],
+            tags=self._tags,
+            opts=self._child(parent=listener),
+        )
 
     def _create_alias_record(
         self, name: str, zone_id: str, domain: str, load_balancer: aws.lb.LoadBalancer
