@@ -527,7 +527,8 @@ def _amp_workspace(ctx: _Context, r: Recorded) -> list[LineItem]:
             tasks = _count(service.inputs.get("desiredCount"))
             scraped += tasks
             samples += tasks * ctx.assume.amp_series * seconds / interval
-    stored_gb = samples * ctx.assume.amp_bytes_per_sample / 1e9 * AMP_RETENTION_DAYS / 30
+    # AMP bills storage in GiB: "1GB is 2^30 bytes" (aws.amazon.com/prometheus/pricing).
+    stored_gb = samples * ctx.assume.amp_bytes_per_sample / 2**30 * AMP_RETENTION_DAYS / 30
     return [
         ctx.item(
             r,

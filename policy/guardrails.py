@@ -54,6 +54,10 @@ LOAD_BALANCER, LISTENER = LOAD_BALANCERS[0], LISTENERS[0]
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ADMIN_MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+"""AWS managed policies as broad as the wildcards this pack refuses (settings/task_role.py
+refuses them too, before anything is created)."""
 DOCKER_CONTAINER = "docker:index/container:Container"
 
 WORLD_OPEN_PORTS = frozenset({80, 443})
@@ -671,16 +675,29 @@ def _check_inline_policies(args: ResourceValidationArgs, report_violation: Repor
         _report_wildcards(args, report_violation, where, inline.get("policy"))
 
 
+def _check_attached_policy(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    arn = str(args.props.get("policyArn") or "")
+    name = arn.rsplit("/", 1)[-1]
+    if re.fullmatch(r"arn:aws[a-z-]*:iam::aws:policy/.+", arn) and name in ADMIN_MANAGED_POLICIES:
+        report_violation(
+            f"{_label(args)} attaches AWS's {name}: grant the specific actions on the specific "
+            "resources the task needs (least privilege).",
+            args.urn,
+        )
+
+
 iam_no_admin_wildcards = ResourceValidationPolicy(
     name="iam-no-admin-wildcards",
     description=(
         'IAM policies never allow "Action": "*", nor "iam:*" on "Resource": "*" '
-        "(role policies, managed policies and a role's inline policies)."
+        "(role policies, managed policies and a role's inline policies), and no role gets "
+        "AWS's AdministratorAccess, PowerUserAccess or IAMFullAccess."
     ),
     enforcement_level=MANDATORY,
     validate=[
         _on([ROLE_POLICY, MANAGED_POLICY], _check_policy_document),
         _on(ROLE, _check_inline_policies),
+        _on(ROLE_POLICY_ATTACHMENT, _check_attached_policy),
     ],
 )
 

@@ -35,7 +35,6 @@ ACM_COMMON_NAME_LENGTH = 64
 MAX_DOMAIN_ALIASES = 9
 """ACM's default quota of 10 names per certificate, domain included
 (https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html)."""
-"""ACM's RequestCertificate: a domain name (Common Name) of at most 64 characters."""
 IDLE_TIMEOUT_RANGE = (1, 4000)
 """What an ALB accepts for ``idle_timeout.timeout_seconds`` (botocore elbv2's documentation)."""
 STICKINESS_RANGE = (1, 604_800)
@@ -66,10 +65,10 @@ class ServiceSettings:
     certificate_arn: str | None
     """A certificate made elsewhere (exclusive with hosted_zone_id)."""
     hosted_zone_id: str | None
-    domain_aliases: tuple[str, ...]
-    """Other names of the app in the same zone (e.g. www.): on the certificate, pointed here."""
     """Route 53 public hosted zone of ``domain``: the stack issues and validates the certificate
     and points the domain at the load balancer."""
+    domain_aliases: tuple[str, ...]
+    """Other names of the app in the same zone (e.g. www.): on the certificate, pointed here."""
     alb_deletion_protection: bool
     load_balancer_idle_timeout_seconds: int
     """How long the load balancer keeps an idle connection (a LiveView socket) open."""

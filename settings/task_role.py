@@ -168,14 +168,30 @@ def read_task_role_statements(reader: ConfigReader) -> tuple[Mapping[str, Any], 
     return tuple(MappingProxyType(dict(statement)) for statement in raw)
 
 
+ADMIN_MANAGED_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
+"""AWS managed policies that make the app an administrator (or let it make itself one); the
+policy pack's iam-no-admin-wildcards rule refuses their attachment too (policy/guardrails.py)."""
+
+
+def aws_admin_policy(arn: str) -> str | None:
+    """The policy's name when ``arn`` is one of AWS's administrator policies, else None."""
+    match = re.fullmatch(r"arn:aws[a-z-]*:iam::aws:policy/(?:.*/)?([^/]+)", arn)
+    return match.group(1) if match and match.group(1) in ADMIN_MANAGED_POLICIES else None
+
+
 def policy_arn_problem(value: str) -> str | None:
     low, high = POLICY_ARN_LENGTH
-    if low <= len(value) <= high and re.fullmatch(POLICY_ARN, value):
-        return None
-    return (
-        "an IAM managed policy ARN, arn:aws:iam::<account>:policy/<name> or "
-        "arn:aws:iam::aws:policy/<name>"
-    )
+    if not (low <= len(value) <= high and re.fullmatch(POLICY_ARN, value)):
+        return (
+            "an IAM managed policy ARN, arn:aws:iam::<account>:policy/<name> or "
+            "arn:aws:iam::aws:policy/<name>"
+        )
+    if aws_admin_policy(value):
+        return (
+            "a policy granting what the app needs, not one of AWS's administrator policies "
+            f"({', '.join(sorted(ADMIN_MANAGED_POLICIES))})"
+        )
+    return None
 
 
 def read_task_role_managed_policies(reader: ConfigReader) -> tuple[str, ...]:

@@ -87,6 +87,9 @@ def test_the_https_listener_waits_for_the_issued_certificate_and_80_redirects() 
     (action,) = http.inputs["defaultActions"]
     assert action["type"] == "redirect"
     assert action["redirect"] == {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}
+    # Port 80 keeps serving until 443 listens: turning HTTPS on never strands visitors on a
+    # redirect to a port nothing answers while ACM validates (minutes).
+    assert https.urn in http.dependencies
     opened = {
         r.inputs["fromPort"]
         for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
@@ -181,7 +184,15 @@ def test_stacks_without_a_hosted_zone_stay_as_they_were(stack: str) -> None:
     run = stack_run(stack)
     assert run.of_type(CERTIFICATE_TYPE) == run.of_type(RECORD_TYPE) == []
     assert run.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"] == 60
-    assert "stickiness" not in run.one("aws:lb/targetGroup:TargetGroup").inputs
+    stickiness = run.one("aws:lb/targetGroup:TargetGroup").inputs["stickiness"]
+    assert stickiness == {"enabled": False, "type": "lb_cookie"}
+
+
+def test_stickiness_set_back_to_zero_is_turned_off_not_left_as_it_was() -> None:
+    """The provider keeps a removed stickiness block's last state: off must be said."""
+    run = run_stack("dev", {"loadBalancerStickinessSeconds": 0})
+    stickiness = run.one("aws:lb/targetGroup:TargetGroup").inputs["stickiness"]
+    assert stickiness == {"enabled": False, "type": "lb_cookie"}
 
 
 def test_the_validation_record_is_found_by_name_in_the_set_acm_returns() -> None:

@@ -396,6 +396,13 @@ CASES: list[tuple[ResourceValidationPolicy, str, dict[str, Any], dict[str, Any],
     ),
     (
         g.iam_no_admin_wildcards,
+        g.ROLE_POLICY_ATTACHMENT,
+        {"role": "app-task", "policyArn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"},
+        {"role": "app-task", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        "attaches AWS's AdministratorAccess",
+    ),
+    (
+        g.iam_no_admin_wildcards,
         g.ROLE,
         {
             "inlinePolicies": [

@@ -206,6 +206,9 @@ def test_the_budget_leaves_room_for_the_stacks_own_task_role_statements() -> Non
         (["AmazonS3ReadOnlyAccess"], "IAM managed policy ARN"),
         ([OWN_POLICY, OWN_POLICY], "each policy once"),
         ([f"{OWN_POLICY}-{n}" for n in range(11)], "at most 10"),
+        (["arn:aws:iam::aws:policy/AdministratorAccess"], "not one of AWS's administrator"),
+        (["arn:aws:iam::aws:policy/PowerUserAccess"], "not one of AWS's administrator"),
+        (["arn:aws-us-gov:iam::aws:policy/IAMFullAccess"], "not one of AWS's administrator"),
     ],
 )
 def test_bad_managed_policy_arns_are_refused(arns: list[str], expected: str) -> None:

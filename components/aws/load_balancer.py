@@ -212,12 +212,14 @@ class LoadBalancer(pulumi.ComponentResource):
                 "healthy_threshold": 2,
                 "unhealthy_threshold": 3,
             },
+            # Off is said explicitly: the provider keeps a removed block's last state (computed
+            # attribute, terraform-provider-aws#4691), so turning stickiness off would not.
             stickiness=(
                 aws.lb.TargetGroupStickinessArgs(
                     enabled=True, type="lb_cookie", cookie_duration=args.stickiness_seconds
                 )
                 if args.stickiness_seconds is not None
-                else None
+                else aws.lb.TargetGroupStickinessArgs(enabled=False, type="lb_cookie")
             ),
             tags=self._tags,
             opts=self._child(),
@@ -251,7 +253,9 @@ class LoadBalancer(pulumi.ComponentResource):
                     )
                 ],
                 tags=self._tags,
-                opts=self._child(parent=load_balancer),
+                # Port 80 turns into a redirect only once 443 listens: the HTTPS listener waits
+                # for the certificate's validation (minutes), and traffic keeps flowing till then.
+                opts=self._child(parent=load_balancer, depends_on=[https]),
             )
             listeners = [https, redirect]
             serving = https

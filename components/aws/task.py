@@ -404,29 +404,37 @@ class FargateTask(pulumi.ComponentResource):
         if args.enable_execute_command:
             statements.append(EXECUTE_COMMAND_STATEMENT)
             exec_statements = log_group.arn.apply(execute_command_log_statements)
+        # The app may call AWS while it boots: its task role is complete before a task starts.
+        task_role_grants: list[pulumi.Resource] = []
         if statements:
-            aws.iam.RolePolicy(
-                f"{name}-task",
-                role=task_role.id,
-                policy=pulumi.Output.all(pulumi.Output.all(*statements), exec_statements).apply(
-                    lambda v: policy_document([*v[0], *v[1]])
-                ),
-                opts=self._child(parent=task_role),
+            task_role_grants.append(
+                aws.iam.RolePolicy(
+                    f"{name}-task",
+                    role=task_role.id,
+                    policy=pulumi.Output.all(pulumi.Output.all(*statements), exec_statements).apply(
+                        lambda v: policy_document([*v[0], *v[1]])
+                    ),
+                    opts=self._child(parent=task_role),
+                )
             )
         if args.app_policy_statements:
-            aws.iam.RolePolicy(
-                f"{name}-task-app",
-                role=task_role.id,
-                policy=policy_document([dict(s) for s in args.app_policy_statements]),
-                opts=self._child(parent=task_role),
+            task_role_grants.append(
+                aws.iam.RolePolicy(
+                    f"{name}-task-app",
+                    role=task_role.id,
+                    policy=policy_document([dict(s) for s in args.app_policy_statements]),
+                    opts=self._child(parent=task_role),
+                )
             )
         for arn in args.app_managed_policy_arns:
             # Named by the ARN, not by position: reordering the list changes nothing.
-            aws.iam.RolePolicyAttachment(
-                f"{name}-task-policy-{hashlib.sha256(arn.encode()).hexdigest()[:8]}",
-                role=task_role.name,
-                policy_arn=arn,
-                opts=self._child(parent=task_role),
+            task_role_grants.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-task-policy-{hashlib.sha256(arn.encode()).hexdigest()[:8]}",
+                    role=task_role.name,
+                    policy_arn=arn,
+                    opts=self._child(parent=task_role),
+                )
             )
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
@@ -464,7 +472,7 @@ class FargateTask(pulumi.ComponentResource):
             ),
             tags=self._tags,
             # Tasks start with the execution role's permissions or not at all.
-            opts=self._child(depends_on=[execution_policy]),
+            opts=self._child(depends_on=[execution_policy, *task_role_grants]),
         )
 
         self.task_definition_arn = task_definition.arn
