@@ -550,12 +550,15 @@ def _balancer_of(listener: PolicyResource) -> str | None:
     return None
 
 
-def _redirects_to_https(listener: PolicyResource) -> bool:
+def _redirects_to_https(listener: PolicyResource, https_ports: set[str]) -> bool:
+    """Every default action redirects to HTTPS on a port the load balancer serves HTTPS on (a
+    redirect without a port keeps the request's own, #{port}: https://host:80 answers nothing)."""
     actions = _items(_known(listener.props, "defaultActions"))
     return bool(actions) and all(
         isinstance(action, Mapping)
         and action.get("type") == "redirect"
         and str((action.get("redirect") or {}).get("protocol") or "").upper() == "HTTPS"
+        and _port((action.get("redirect") or {}).get("port")) in https_ports
         for action in actions
     )
 
@@ -568,17 +571,22 @@ def _check_http_redirects(args: StackValidationArgs, report_violation: ReportVio
             if balancer is not None:
                 by_balancer.setdefault(balancer, []).append(resource)
     for listeners in by_balancer.values():
-        protocols = {str(_known(r.props, "protocol") or "").upper() for r in listeners}
-        if "HTTPS" not in protocols:
+        https_ports = {
+            _port(_known(r.props, "port"))
+            for r in listeners
+            if str(_known(r.props, "protocol") or "").upper() == "HTTPS"
+        }
+        if not https_ports:
             continue
         for listener in listeners:
             if str(_known(listener.props, "protocol") or "").upper() != "HTTP":
                 continue
-            if not _redirects_to_https(listener):
+            if not _redirects_to_https(listener, https_ports):
                 report_violation(
                     f"{_label(listener)} serves plain HTTP on a load balancer that has a "
                     "certificate: requests (and session cookies) travel unencrypted. Make its "
-                    "default action a redirect to HTTPS (type 'redirect', protocol 'HTTPS', "
+                    "default action a redirect to HTTPS on the HTTPS listener's port (type "
+                    f"'redirect', protocol 'HTTPS', port {' or '.join(sorted(https_ports))}, "
                     "status HTTP_301).",
                     listener.urn,
                 )

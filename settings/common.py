@@ -85,7 +85,10 @@ SECRET_ARN = (
 ACM_ARN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}"
 # Route 53 hosted zone ids (botocore route53 ResourceId: at most 32 characters).
 HOSTED_ZONE_ID = r"Z[A-Z0-9]{1,31}"
-DOMAIN_PATTERN = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+# The last label: letters, or an internationalised TLD's A-label (xn--p1ai, xn--fiqs8s).
+DOMAIN_PATTERN = (
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})"
+)
 SUBNET_ID = r"subnet-[0-9a-f]{8,17}"
 ACCOUNT_ID = r"\d{12}"
 VPC_ID = r"vpc-[0-9a-f]{8,17}"

@@ -251,6 +251,16 @@ def test_a_domain_longer_than_acm_takes_is_refused_with_a_hosted_zone() -> None:
     assert configure(certificateArn=CERTIFICATE, domain=long_domain).service.https
 
 
+@pytest.mark.parametrize("domain", ["shop.xn--p1ai", "xn--80ak6aa92e.xn--fiqs8s"])
+def test_a_domain_under_an_internationalised_tld_is_accepted(domain: str) -> None:
+    assert configure(domain=domain, hostedZoneId=ZONE).service.domain == domain
+
+
+@pytest.mark.parametrize("domain", ["shop.", "shop.c", "shop.xn--", "-shop.example.com"])
+def test_a_malformed_domain_is_refused(domain: str) -> None:
+    assert named(problems(hostedZoneId=ZONE, domain=domain), "domain")
+
+
 def test_a_hosted_zone_makes_the_service_https() -> None:
     service = configure(domain=DOMAIN, hostedZoneId=ZONE).service
     assert service.https and service.hosted_zone_id == ZONE and service.certificate_arn is None
@@ -300,7 +310,12 @@ def test_idle_timeout_and_stickiness_reach_the_load_balancer_and_target_group() 
 
 
 def _listener(name: str, protocol: str, actions: list[dict[str, Any]], balancer: str = "lb-1"):
-    props = {"protocol": protocol, "loadBalancerArn": f"arn:{balancer}", "defaultActions": actions}
+    props = {
+        "protocol": protocol,
+        "port": 443.0 if protocol == "HTTPS" else 80.0,
+        "loadBalancerArn": f"arn:{balancer}",
+        "defaultActions": actions,
+    }
     return policy_resource(g.LISTENER, props, name)
 
 
@@ -323,6 +338,15 @@ def test_the_pack_refuses_plain_http_next_to_https_on_one_load_balancer() -> Non
     # HTTP without a certificate, or on another load balancer, is not this rule's business.
     other = _listener("other", "HTTP", FORWARD, balancer="lb-2")
     assert validate_stack(g.lb_http_redirects_to_https, [https, other]) == []
+
+
+def test_the_pack_refuses_a_redirect_to_https_that_keeps_port_80() -> None:
+    """A redirect without a port keeps the request's (#{port}): https://host:80 answers nothing."""
+    https = _listener("https", "HTTPS", FORWARD)
+    for redirect in ({"protocol": "HTTPS"}, {"protocol": "HTTPS", "port": "#{port}"}):
+        kept = _listener("kept", "HTTP", [{"type": "redirect", "redirect": redirect}])
+        (found,) = validate_stack(g.lb_http_redirects_to_https, [https, kept])
+        assert "'kept'" in found[0] and "port 443" in found[0]
 
 
 def test_the_programs_https_stack_passes_the_whole_pack() -> None:
