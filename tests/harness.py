@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 import yaml
 
+from scripts.pr_env import pr_number, template_config
 from settings import Settings
 from settings import load as settings_load
 from settings.common import project_config
@@ -37,7 +38,11 @@ STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob
 
 def stack_file_config(stack: str) -> dict[str, Any]:
     """The ``config:`` of ``Pulumi.<stack>.yaml`` with full (namespaced) keys."""
-    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+    path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    if not path.exists() and pr_number(stack) is not None:
+        # A pull-request stack: its file is materialised from the template by the workflow.
+        return template_config()
+    document = yaml.safe_load(path.read_text()) or {}
     return dict(document.get("config") or {})
 
 
