@@ -77,6 +77,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs.update(bucket=resource_id, arn=BUCKET_ARN)
         elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             outputs.update(arn=PROVIDER_ARN)
+        elif args.typ == "aws:ecr/repository:Repository":
+            resource_id = inputs["name"]
+            outputs.update(
+                arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{resource_id}",
+                repositoryUrl=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{resource_id}",
+            )
         elif args.typ == "aws:iam/role:Role":
             resource_id = f"{inputs['namePrefix']}20260101000000000000000001"
             outputs.update(
@@ -102,7 +108,11 @@ class Run:
     exports: dict[str, Any]
 
     def roles(self) -> dict[tuple[str, str], Registered]:
-        """IAM roles by (stack, purpose), from their tags."""
+        """The stacks' deploy and preview roles by (stack, purpose), from their tags."""
+        return {key: r for key, r in self.all_roles().items() if key[0] in STACKS}
+
+    def all_roles(self) -> dict[tuple[str, str], Registered]:
+        """Every CI role: also ("release", "push") and ("pr", "environments")."""
         return {
             (r.inputs["tags"]["stack"], r.inputs["tags"]["purpose"]): r
             for r in self.mocks.of_type("aws:iam/role:Role")
@@ -172,6 +182,16 @@ def _run_in_this_context(config: dict[str, Any], mocks: RecordingMocks) -> Run:
             oidcProviderArn=roles.provider_arn,
             deployRoleArns=roles.deploy_role_arns,
             previewRoleArns=roles.preview_role_arns,
+            releaseRepositoryUrl=namespace["release"].repository_url,
+            releaseRoleArn=roles.release_role_arn,
+            **(
+                {
+                    "pullRequestRoleArn": roles.pull_request_role_arn,
+                    "pullRequestSecretsProvider": backend.pull_request_secrets_provider,
+                }
+                if roles.pull_request_role_arn is not None
+                else {}
+            ),
         ).apply(exports.update)
 
     program()  # returns once every registration has reached the mocks
@@ -302,8 +322,8 @@ def test_state_bucket_refuses_requests_without_tls(default_run: Run) -> None:
 def test_every_stack_has_its_own_rotating_secrets_key(default_run: Run) -> None:
     keys = default_run.mocks.of_type("aws:kms/key:Key")
     assert all(key.inputs["enableKeyRotation"] is True for key in keys)
-    secrets_keys = {default_run.secrets_key_arn(stack) for stack in STACKS}
-    assert len(secrets_keys) == len(STACKS)
+    secrets_keys = {default_run.secrets_key_arn(stack) for stack in (*STACKS, "pr")}
+    assert len(secrets_keys) == len(STACKS) + 1
     assert default_run.bucket_key_arn() not in secrets_keys
     assert {key.outputs["arn"] for key in keys} == {*secrets_keys, default_run.bucket_key_arn()}
 
@@ -392,7 +412,7 @@ def test_an_existing_identity_provider_is_reused() -> None:
     )
     assert run.mocks.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     assert set(run.roles()) == {("staging", "deploy"), ("staging", "preview")}
-    for role in run.roles().values():
+    for role in run.all_roles().values():
         assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
             "Federated": other
         }
@@ -425,7 +445,7 @@ def parliament_findings(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def test_permission_policies_lint_clean_with_parliament(default_run: Run) -> None:
-    documents = [default_run.policy_of(role) for role in default_run.roles().values()]
+    documents = [default_run.policy_of(role) for role in default_run.all_roles().values()]
     documents.append(
         json.loads(default_run.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     )
@@ -443,7 +463,7 @@ def test_permission_policies_lint_clean_with_parliament(default_run: Run) -> Non
 
 
 def test_trust_policies_lint_clean_with_parliament(default_run: Run) -> None:
-    for role in default_run.roles().values():
+    for role in default_run.all_roles().values():
         findings = parliament_findings(json.loads(role.inputs["assumeRolePolicy"]))
         # parliament reads every document as an identity policy: a trust policy has no Resource
         # (IAM rejects one there), and it does not know OIDC provider ARNs as federation sources
@@ -465,7 +485,7 @@ def test_parliament_catches_a_typo() -> None:
 
 
 def test_policies_fit_the_inline_policy_size_limit(default_run: Run) -> None:
-    for role in default_run.roles().values():
+    for role in default_run.all_roles().values():
         size = len(json.dumps(default_run.policy_of(role), separators=(",", ":")))
         assert size <= INLINE_POLICY_LIMIT, (role.name, size)
 
@@ -497,7 +517,7 @@ def test_each_role_reaches_only_its_own_stack_state(default_run: Run) -> None:
 
 
 def test_iam_is_scoped_to_the_stacks_own_roles_and_never_the_ci_roles(default_run: Run) -> None:
-    ci_role_arns = [role.outputs["arn"] for role in default_run.roles().values()]
+    ci_role_arns = [role.outputs["arn"] for role in default_run.all_roles().values()]
     for (stack, purpose), role in default_run.roles().items():
         document = default_run.policy_of(role)
         own = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{stack}-execution-1a2b3c4"
@@ -570,3 +590,117 @@ def test_deploy_roles_may_manage_the_pull_policy_of_their_repository(default_run
             "ecr:DeleteRepositoryPolicy",
         ):
             assert allows(document, action, repository) == (purpose == "deploy"), (stack, action)
+
+
+# -- build once: the release registry and its role; the pull-request environments ------------
+
+RELEASE_REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/elixir-devops-release"
+
+
+def test_the_release_registry_keeps_what_stacks_may_run(default_run: Run) -> None:
+    (repository,) = [
+        r
+        for r in default_run.mocks.of_type("aws:ecr/repository:Repository")
+        if r.inputs["name"] == "elixir-devops-release"
+    ]
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository.inputs["forceDelete"] is False
+    lifecycle = default_run.mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs
+    assert lifecycle["repository"] == "elixir-devops-release"
+    rules = json.loads(lifecycle["policy"])["rules"]
+    # Never a rule over every image ("any"): only untagged leftovers and old release builds.
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "tagged"]
+    assert rules[1]["selection"]["tagPrefixList"] == ["release-"]
+    assert rules[1]["selection"]["countNumber"] == 500
+    assert default_run.exports["releaseRepositoryUrl"].endswith("/elixir-devops-release")
+
+
+def test_the_release_registry_passes_the_aws_limits_table(default_run: Run) -> None:
+    from tests.aws_limits import check
+
+    @dataclass
+    class Resource:
+        type: str
+        name: str
+        urn: str
+        inputs: dict[str, Any]
+
+    ecr = [
+        Resource(r.typ, r.name, f"urn:{r.typ}::{r.name}", r.inputs)
+        for r in default_run.mocks.resources
+        if r.typ.startswith("aws:ecr/")
+    ]
+    assert len(ecr) == 2
+    assert check(ecr) == []
+
+
+def test_release_keep_count_is_a_setting() -> None:
+    run = run_bootstrap({"githubRepository": REPOSITORY, "releaseKeepCount": 50})
+    lifecycle = run.mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs
+    assert json.loads(lifecycle["policy"])["rules"][1]["selection"]["countNumber"] == 50
+    with pytest.raises(ConfigError, match="releaseKeepCount"):
+        run_bootstrap({"githubRepository": REPOSITORY, "releaseKeepCount": 3})
+
+
+def test_only_the_deploy_branch_pushes_release_images(default_run: Run) -> None:
+    role = default_run.all_roles()[("release", "push")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert trust["StringEquals"][f"{OIDC}:sub"] == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
+    document = default_run.policy_of(role)
+    assert allows(document, "ecr:PutImage", RELEASE_REPOSITORY_ARN)
+    assert allows(document, "ecr:DescribeImages", RELEASE_REPOSITORY_ARN)
+    other = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/elixir-app-prod-repository-1a2b3c4"
+    assert not allows(document, "ecr:PutImage", other)
+    assert not allows(document, "ecr:BatchDeleteImage", RELEASE_REPOSITORY_ARN)
+    assert {a for s in statements(document) for a in as_list(s["Action"])} <= {
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:DescribeImages",
+        "ecr:DescribeImageScanFindings",
+    }
+
+
+def test_the_pull_request_role_trusts_pull_requests_and_the_cleanup_schedule(
+    default_run: Run,
+) -> None:
+    role = default_run.all_roles()[("pr", "environments")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert trust["StringEquals"][f"{OIDC}:sub"] == [
+        f"repo:{REPOSITORY}:pull_request",
+        f"repo:{REPOSITORY}:ref:refs/heads/main",
+    ]
+    assert default_run.exports["pullRequestRoleArn"] == role.outputs["arn"]
+    key = default_run.key_arn_by_alias()["alias/elixir-devops-pr-pulumi-secrets"]
+    assert default_run.exports["pullRequestSecretsProvider"] == (f"awskms:///{key}?region={REGION}")
+
+
+def test_the_pull_request_role_reaches_pr_state_and_its_own_key_only(default_run: Run) -> None:
+    document = default_run.policy_of(default_run.all_roles()[("pr", "environments")])
+    pr_key = default_run.key_arn_by_alias()["alias/elixir-devops-pr-pulumi-secrets"]
+    assert allows(document, "kms:Decrypt", pr_key)
+    assert allows(document, "s3:PutObject", f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/pr-42.json")
+    for stack in STACKS:
+        assert not allows(document, "kms:Decrypt", default_run.secrets_key_arn(stack)), stack
+        theirs = f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/{stack}.json"
+        assert not allows(document, "s3:GetObject", theirs), stack
+        role = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{stack}-execution-1a2b3c4"
+        assert not allows(document, "iam:PassRole", role), stack
+    # The shared key is tagged stack=pr, outside the pr-* tag condition: PR code cannot
+    # rewrite its policy or schedule its deletion.
+    (key,) = [k for k in default_run.mocks.of_type("aws:kms/key:Key") if k.outputs["arn"] == pr_key]
+    assert key.inputs["tags"]["stack"] == "pr"
+
+
+def test_pull_request_environments_can_be_left_out() -> None:
+    run = run_bootstrap({"githubRepository": REPOSITORY, "pullRequestEnvironments": False})
+    assert ("pr", "environments") not in run.all_roles()
+    assert ("release", "push") in run.all_roles()
+    assert "alias/elixir-devops-pr-pulumi-secrets" not in run.key_arn_by_alias()
+    assert "pullRequestRoleArn" not in run.exports
