@@ -53,7 +53,8 @@ def image_reference(repository: str, digest: str) -> str:
     if not re.fullmatch(REPOSITORY_URL, repository):
         raise ReleaseError(
             f"--repository {repository!r}: must be the release registry's URL, "
-            "<account>.dkr.ecr.<region>.amazonaws.com/<name> (bootstrap output releaseRepositoryUrl)"
+            "<account>.dkr.ecr.<region>.amazonaws.com/<name> "
+            "(bootstrap output releaseRepositoryUrl)"
         )
     if not re.fullmatch(DIGEST, digest):
         raise ReleaseError(f"not an image digest: {digest!r}")
@@ -226,7 +227,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print(reference)
             return 0
         return record(
-            stack=args.stack, image=args.image, deployed=args.deployed, url=args.url, environ=environ
+            stack=args.stack,
+            image=args.image,
+            deployed=args.deployed,
+            url=args.url,
+            environ=environ,
         )
     except (ReleaseError, subprocess.TimeoutExpired) as error:
         print(f"::error title=Release::{error}")
