@@ -6,7 +6,7 @@ Usage (what `.github/workflows/pr-environment.yml` runs; each prints what the ne
     python -m scripts.pr_env stack <number>          # pr-<number>
     python -m scripts.pr_env materialise <number>    # writes Pulumi.pr-<number>.yaml
     python -m scripts.pr_env comment <number> --state deployed --url U --image I --commit C
-    python -m scripts.pr_env expired --stacks stacks.json --open-prs prs.json [--ttl-days 3]
+    python -m scripts.pr_env expired --backend-url s3://bucket --open-prs prs.json [--ttl-days 3]
 
 A pull request's stack is ``pr-<number>``, made from the committed template
 ``stack-templates/Pulumi.pr.yaml`` (the Pulumi CLI reads ``Pulumi.<stack>.yaml``, so the workflow
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -113,6 +114,59 @@ def open_pull_requests(document: Sequence[Mapping[str, Any]]) -> list[OpenPullRe
         )
         for pr in document
     ]
+
+
+def state_listing_target(backend_url: str, project: str = "elixir-devops") -> tuple[str, str]:
+    """(bucket, key prefix) of the PR stacks' state files in a DIY S3 backend.
+
+    Listing the bucket is all the pr-* role may do outside pr-* files: `pulumi stack ls` would
+    read every stack's checkpoint (prod's included) and fail. A stack file is rewritten by every
+    update, so its LastModified is the stack's last update.
+    """
+    match = re.fullmatch(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^?]*)?(\?.*)?", backend_url)
+    if match is None:
+        raise UsageError(
+            f"PULUMI_BACKEND_URL = {backend_url!r}: must be the S3 backend, s3://<bucket>[/<path>]"
+        )
+    path = (match[2] or "").strip("/")
+    root = f"{path}/" if path else ""
+    return match[1], f"{root}.pulumi/stacks/{project}/{PR_STACK_PREFIX}"
+
+
+def stacks_from_listing(listing: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`aws s3api list-objects-v2` of the stack files, as `pulumi stack ls --json` entries."""
+    stacks: dict[str, str] = {}
+    for item in listing.get("Contents") or []:
+        name = str(item["Key"]).rsplit("/", 1)[-1]
+        for suffix in (".json", ".json.gz"):
+            if name.endswith(suffix):
+                stack = name[: -len(suffix)]
+                stacks[stack] = max(stacks.get(stack, ""), str(item["LastModified"]))
+    return [{"name": name, "lastUpdate": last} for name, last in sorted(stacks.items())]
+
+
+def list_state(backend_url: str, aws: str = "aws") -> dict[str, Any]:
+    bucket, prefix = state_listing_target(backend_url)
+    listed = subprocess.run(
+        [
+            aws,
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            bucket,
+            "--prefix",
+            prefix,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if listed.returncode != 0:
+        raise UsageError(f"aws s3api list-objects-v2 failed: {listed.stderr.strip()}")
+    return json.loads(listed.stdout or "{}")
 
 
 def _parse_time(value: str) -> datetime:
@@ -271,7 +325,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     comment.add_argument("--commit", default="")
     comment.add_argument("--run-url", default="")
     expiry = commands.add_parser("expired")
-    expiry.add_argument("--stacks", type=Path, required=True, help="pulumi stack ls --json")
+    source = expiry.add_mutually_exclusive_group(required=True)
+    source.add_argument("--backend-url", help="PULUMI_BACKEND_URL: lists the pr-* state files")
+    source.add_argument("--stacks", type=Path, help="pulumi stack ls --json (other backends)")
     expiry.add_argument("--open-prs", type=Path, required=True, help="gh pr list --json ...")
     expiry.add_argument("--ttl-days", default=environ.get("PR_ENV_TTL_DAYS", ""))
     expiry.add_argument("--now", default="", help="ISO time (tests); default: now")
@@ -291,8 +347,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print(f"{action} comment {comment_id} on pull request #{number}")
         else:
             now = _parse_time(args.now) if args.now else datetime.now(UTC)
+            stacks = (
+                json.loads(args.stacks.read_text() or "[]")
+                if args.stacks
+                else stacks_from_listing(list_state(args.backend_url))
+            )
             doomed = expired(
-                json.loads(args.stacks.read_text() or "[]"),
+                stacks,
                 open_pull_requests(json.loads(args.open_prs.read_text() or "[]")),
                 now=now,
                 ttl=timedelta(days=ttl_days(args.ttl_days)),

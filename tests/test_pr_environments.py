@@ -381,3 +381,113 @@ def test_every_task_on_spot_needs_spot_allowed() -> None:
     assert f"{PROJECT}:fargateOnDemandBase = 0: 0 puts every task on Fargate Spot" in str(
         raised.value
     )
+
+
+# -- the state listing the nightly job reads -------------------------------------------------
+
+
+def s3_listing(*keys: tuple[str, datetime]) -> dict[str, Any]:
+    listing = {
+        "IsTruncated": False,
+        "Contents": [
+            {"Key": key, "LastModified": when.isoformat(), "Size": 1024, "StorageClass": "STANDARD"}
+            for key, when in keys
+        ],
+        "Name": "elixir-devops-state-1",
+        "Prefix": ".pulumi/stacks/elixir-devops/pr-",
+        "KeyCount": len(keys),
+    }
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("s3")
+    shape = model.operation_model("ListObjectsV2").output_shape
+    report = ParamValidator().validate(listing, shape)
+    assert not report.has_errors(), report.generate_report()
+    return listing
+
+
+def test_the_listing_target_is_the_pr_stack_files_of_the_backend() -> None:
+    assert pr_env.state_listing_target("s3://elixir-devops-state-1") == (
+        "elixir-devops-state-1",
+        ".pulumi/stacks/elixir-devops/pr-",
+    )
+    assert pr_env.state_listing_target("s3://bucket-a/team/app?region=eu-west-1") == (
+        "bucket-a",
+        "team/app/.pulumi/stacks/elixir-devops/pr-",
+    )
+    with pytest.raises(pr_env.UsageError, match="PULUMI_BACKEND_URL"):
+        pr_env.state_listing_target("file://~/.pulumi")
+
+
+def test_stack_ages_come_from_their_state_files() -> None:
+    listing = s3_listing(
+        (".pulumi/stacks/elixir-devops/pr-5.json", NOW - timedelta(days=5)),
+        (".pulumi/stacks/elixir-devops/pr-5.json.bak", NOW - timedelta(hours=1)),
+        (".pulumi/stacks/elixir-devops/pr-6.json.gz", NOW - timedelta(hours=2)),
+    )
+    stacks = pr_env.stacks_from_listing(listing)
+    assert [s["name"] for s in stacks] == ["pr-5", "pr-6"]
+    # The .bak (written before an update) does not make an idle stack look fresh.
+    assert pr_env.expired(stacks, open_prs(5, 6), now=NOW, ttl=timedelta(days=3)) == ["pr-5"]
+
+
+def test_the_nightly_command_lists_the_bucket_with_the_aws_cli(tmp_path: Path) -> None:
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    answer = tmp_path / "listing.json"
+    answer.write_text(
+        json.dumps(
+            s3_listing((".pulumi/stacks/elixir-devops/pr-8.json", NOW - timedelta(days=9))),
+            default=str,
+        )
+    )
+    log = tmp_path / "aws.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    aws = bin_dir / "aws"
+    aws.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]))\n"
+        f"print(open({str(answer)!r}).read())\n"
+    )
+    aws.chmod(aws.stat().st_mode | stat.S_IEXEC)
+    prs = tmp_path / "prs.json"
+    prs.write_text(json.dumps([{"number": 8, "labels": [{"name": "bug"}]}]))
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PR_ENV_TTL_DAYS", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.pr_env",
+            "expired",
+            "--backend-url",
+            "s3://elixir-devops-state-1",
+            "--open-prs",
+            str(prs),
+            "--now",
+            NOW.isoformat(),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["pr-8"]
+    assert json.loads(log.read_text()) == [
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        "elixir-devops-state-1",
+        "--prefix",
+        ".pulumi/stacks/elixir-devops/pr-",
+        "--output",
+        "json",
+    ]
