@@ -5,8 +5,10 @@ resource type the program registers for a committed stack, this names the API ca
 it takes and evaluates them against the bootstrap's deploy policy for that stack. A new
 resource type without an entry here fails the test, so the two cannot drift apart silently.
 
-The evaluator below handles what the bootstrap's documents use: Allow statements, wildcard
-actions and resources, and the condition operators StringEquals, StringLike and ArnLike.
+The evaluator below handles what the bootstrap's documents use: Allow and (explicit, winning)
+Deny statements, wildcard actions and resources, and the condition operators StringEquals,
+StringLike and ArnLike. The pull-request environments' role (stacks pr-*) is evaluated the same
+way against a pr-123 stack made from the template.
 """
 
 from __future__ import annotations

@@ -108,29 +108,25 @@ def test_no_deploy_job_builds() -> None:
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
-def test_with_the_build_output_a_stack_builds_nothing_and_runs_that_digest(stack: str) -> None:
+def test_with_the_build_output_a_stack_builds_nothing_and_pulls_that_digest(stack: str) -> None:
+    """The execution role's pull grant comes from the reference: the release repository that
+    bootstrap/ creates (same account), not the stack's own registry."""
     run = run_stack(stack, overrides={"prebuiltImage": RELEASE_IMAGE})
     assert run.error is None, run.error
     assert [r for r in run.resources if r.type.startswith("docker:")] == []
     assert run.outputs["image"] == RELEASE_IMAGE  # the stack output the record step compares
-    definition = web_task(run).one("aws:ecs/taskDefinition:TaskDefinition")
+    task = web_task(run)
+    definition = task.one("aws:ecs/taskDefinition:TaskDefinition")
     containers = json.loads(definition.inputs["containerDefinitions"])
     assert {c["image"] for c in containers if c["name"] in ("app", "migrate")} == {RELEASE_IMAGE}
-
-
-def test_every_stack_pulls_from_the_bootstrap_release_registry() -> None:
-    """The execution role's pull grant comes from the reference: the release repository that
-    bootstrap/ creates (same account), not the stack's own registry."""
-    run = run_stack("staging", overrides={"prebuiltImage": RELEASE_IMAGE})
     release_arn = (
         f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/{release_repository_name('elixir-devops')}"
     )
-    policies = [
+    (policy,) = [
         json.loads(p.inputs["policy"])
-        for p in web_task(run).of_type("aws:iam/rolePolicy:RolePolicy")
+        for p in task.of_type("aws:iam/rolePolicy:RolePolicy")
         if "ecr:BatchGetImage" in p.inputs["policy"]
     ]
-    (policy,) = policies
     (pull,) = [s for s in policy["Statement"] if "ecr:BatchGetImage" in s["Action"]]
     assert pull["Resource"] == release_arn
     assert set(pull["Action"]) >= {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
