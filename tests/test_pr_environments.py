@@ -491,3 +491,11 @@ def test_the_nightly_command_lists_the_bucket_with_the_aws_cli(tmp_path: Path) -
         "--output",
         "json",
     ]
+
+
+def test_pr_123_passes_every_guardrail_of_the_policy_pack(pr_run: Registered) -> None:
+    """What previews of the committed stacks enforce holds for the PR stacks too."""
+    from tests.test_policy import evaluate
+
+    violations = evaluate(pr_run.resources)
+    assert violations == [], "\n".join(f"{v.policy} {v.resource}: {v.message}" for v in violations)
