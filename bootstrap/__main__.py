@@ -54,6 +54,9 @@ roles = GithubCiRoles(
     ),
 )
 
+if roles.release_role_arn is not None:
+    release.only_pushed_by(roles.release_role_arn)
+
 pulumi.export("stateBucketName", backend.bucket_name)
 pulumi.export("backendUrl", backend.backend_url)
 pulumi.export("secretsKeyArns", backend.secrets_key_arns)

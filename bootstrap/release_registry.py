@@ -17,6 +17,24 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+# What only the release role may do to the repository's images.
+WRITE_ACTIONS = (
+    "ecr:PutImage",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:BatchDeleteImage",
+)
+# What no CI role may do to the repository itself (the bootstrap's admin still may).
+CONFIGURATION_ACTIONS = (
+    "ecr:DeleteRepository",
+    "ecr:PutImageTagMutability",
+    "ecr:PutLifecyclePolicy",
+    "ecr:DeleteLifecyclePolicy",
+    "ecr:SetRepositoryPolicy",
+    "ecr:DeleteRepositoryPolicy",
+)
+
 RELEASE_TAG_PREFIX = "release-"
 """Tag of each build: release-<commit sha> (the deploy workflow pushes it)."""
 UNTAGGED_EXPIRY_DAYS = 1
@@ -60,6 +78,36 @@ def release_lifecycle_policy(keep_count: int) -> str:
     return json.dumps({"rules": rules}, sort_keys=True)
 
 
+def only_pushed_by_policy(pusher_role_arn: str) -> str:
+    """Repository policy: nobody but the release role writes or deletes images here, and no CI
+    role (every one lives under the release role's IAM path) changes the repository itself.
+
+    The deploy roles may manage ECR repositories on ``*`` (their stacks' own, auto-named); these
+    Denies, in the repository itself, keep them (and anyone else in the account) from pushing
+    over or deleting what prod runs, or from shortening its lifecycle. ECR's own lifecycle
+    expiry is not a request and is not affected. Pulls stay with IAM (the stacks' execution
+    roles); the bootstrap's admin can still change the lifecycle and this policy.
+    """
+    ci_roles = pusher_role_arn.rsplit("/", 1)[0] + "/*"
+    statements = [
+        {
+            "Sid": "OnlyTheReleaseRoleWritesImages",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(WRITE_ACTIONS),
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": pusher_role_arn}},
+        },
+        {
+            "Sid": "NoCiRoleChangesTheRepository",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(CONFIGURATION_ACTIONS),
+            "Condition": {"ArnLike": {"aws:PrincipalArn": ci_roles}},
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
 @dataclass(frozen=True)
 class ReleaseRegistryArgs:
     project: str
@@ -98,8 +146,20 @@ class ReleaseRegistry(pulumi.ComponentResource):
             policy=release_lifecycle_policy(args.keep_count),
             opts=pulumi.ResourceOptions(parent=repository),
         )
+        self._repository = repository
+        self._name = name
         self.repository_url = repository.repository_url
         self.repository_arn = repository.arn
         self.register_outputs(
             {"repository_url": self.repository_url, "repository_arn": self.repository_arn}
+        )
+
+    def only_pushed_by(self, pusher_role_arn: pulumi.Input[str]) -> None:
+        """Adds the repository policy reserving writes to ``pusher_role_arn`` (the release role,
+        which is created after the repository because its own policy names the repository)."""
+        aws.ecr.RepositoryPolicy(
+            f"{self._name}-only-pushed-by-release-role",
+            repository=self._repository.name,
+            policy=pulumi.Output.from_input(pusher_role_arn).apply(only_pushed_by_policy),
+            opts=pulumi.ResourceOptions(parent=self._repository),
         )

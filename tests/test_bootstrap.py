@@ -631,8 +631,51 @@ def test_the_release_registry_passes_the_aws_limits_table(default_run: Run) -> N
         for r in default_run.mocks.resources
         if r.typ.startswith("aws:ecr/")
     ]
-    assert len(ecr) == 2
-    assert check(ecr) == []
+    assert sorted(r.type for r in ecr) == [
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:ecr/repository:Repository",
+        "aws:ecr/repositoryPolicy:RepositoryPolicy",
+    ]
+    problems = check(ecr)
+    assert problems == [], [p.describe("bootstrap") for p in problems]
+
+
+def test_only_the_release_role_writes_to_the_release_registry(default_run: Run) -> None:
+    """A repository Deny: the deploy roles (ECR on *) cannot push over or delete prod's image."""
+    policy = default_run.mocks.one("aws:ecr/repositoryPolicy:RepositoryPolicy").inputs
+    assert policy["repository"] == "elixir-devops-release"
+    writes, configuration = json.loads(policy["policy"])["Statement"]
+    release_role = default_run.all_roles()[("release", "push")].outputs["arn"]
+    assert writes["Effect"] == configuration["Effect"] == "Deny"
+    assert writes["Principal"] == configuration["Principal"] == "*"
+    assert writes["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": release_role}}
+    denied = set(writes["Action"])
+    assert {"ecr:PutImage", "ecr:BatchDeleteImage"} <= denied
+    # Every CI role (deploy, preview, PR, release) is under /github-actions/: none may delete
+    # the repository or shorten its lifecycle; the bootstrap's admin (elsewhere) still may.
+    ci_roles = f"arn:aws:iam::{ACCOUNT}:role/github-actions/*"
+    assert configuration["Condition"] == {"ArnLike": {"aws:PrincipalArn": ci_roles}}
+    for role in default_run.all_roles().values():
+        assert fnmatch.fnmatchcase(role.outputs["arn"], ci_roles), role.name
+    assert {"ecr:DeleteRepository", "ecr:PutLifecyclePolicy", "ecr:SetRepositoryPolicy"} <= set(
+        configuration["Action"]
+    )
+    denied |= set(configuration["Action"])
+    # Pulls (the stacks' execution roles) and the scan gate's reads are not touched.
+    assert not denied & {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert not any(a.startswith(("ecr:Describe", "ecr:Get", "ecr:List")) for a in denied)
+    # What the release role pushes with is exactly what the others are denied.
+    pushes = {
+        a
+        for s in statements(default_run.policy_of(default_run.all_roles()[("release", "push")]))
+        for a in as_list(s["Action"])
+    }
+    assert pushes & denied == {
+        "ecr:PutImage",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+    }
 
 
 def test_release_keep_count_is_a_setting() -> None:
