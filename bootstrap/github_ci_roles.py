@@ -27,6 +27,7 @@ from bootstrap.iam_documents import (
     preview_subjects,
     pull_request_environment_policy,
     pull_request_environment_subjects,
+    pull_request_guard_policy,
     release_push_policy,
     release_subjects,
     trust_policy,
@@ -143,6 +144,7 @@ class GithubCiRoles(pulumi.ComponentResource):
                         args.pull_request_secrets_key_arn,
                         pull_request_environment_policy,
                     ),
+                    managed_policy=pull_request_guard_policy(),
                 )
         self.register_outputs(
             {
@@ -193,6 +195,7 @@ class GithubCiRoles(pulumi.ComponentResource):
         subjects: list[str],
         description: str,
         policy: pulumi.Output[str],
+        managed_policy: dict[str, Any] | None = None,
     ) -> pulumi.Output[str]:
         args = self._args
         role = aws.iam.Role(
@@ -213,4 +216,22 @@ class GithubCiRoles(pulumi.ComponentResource):
             policy=policy,
             opts=pulumi.ResourceOptions(parent=role),
         )
+        if managed_policy is not None:
+            # Customer-managed (up to 6,144 characters, not counted in the inline limit), under
+            # the CI path: outside the <resourcePrefix>-<stack>-* names any role may manage.
+            guard = aws.iam.Policy(
+                f"{self._name}-{stack}-{purpose}-guard",
+                name_prefix=f"{args.resource_prefix}-ci-{stack}-guard-"[:96],
+                path=CI_ROLE_PATH,
+                description=f"Limits of the CI role {stack}-{purpose} (bootstrap/iam_documents.py)",
+                policy=json.dumps(managed_policy),
+                tags={**args.tags, "stack": stack, "purpose": purpose},
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-{stack}-{purpose}-guard",
+                role=role.name,
+                policy_arn=guard.arn,
+                opts=pulumi.ResourceOptions(parent=role),
+            )
         return role.arn

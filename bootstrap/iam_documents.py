@@ -662,3 +662,95 @@ def pull_request_environment_policy(
         }
     )
     return document
+
+
+# Pull-request code runs with the PR role, whose service statements are on "*" (Pulumi names
+# those resources). This guard, a customer-managed policy of its own (the inline policy is near
+# IAM's 10,240-character limit), denies changing, deleting, retagging or reading the secrets of
+# anything tagged with another stack (stack=dev/staging/prod): the main stacks tag every resource
+# they create. It applies only where the request carries the resource's stack tag (the Null
+# test): a service or action that does not report it is not denied, so the guard can never stop
+# a pr-* stack from managing its own resources. Untagged resources are not covered.
+PULL_REQUEST_GUARDED_ACTIONS = [
+    "ec2:Delete*",
+    "ec2:Modify*",
+    "ec2:Replace*",
+    "ec2:Revoke*",
+    "ec2:Authorize*",
+    "ec2:Disassociate*",
+    "ec2:Detach*",
+    "ec2:ReleaseAddress",
+    "ec2:CreateTags",
+    "ecs:Delete*",
+    "ecs:Update*",
+    "ecs:Deregister*",
+    "ecs:Put*",
+    "ecs:*Tag*",
+    "elasticloadbalancing:Delete*",
+    "elasticloadbalancing:Modify*",
+    "elasticloadbalancing:Set*",
+    "elasticloadbalancing:Register*",
+    "elasticloadbalancing:Deregister*",
+    "elasticloadbalancing:*Tags",
+    "application-autoscaling:*",
+    "rds:Delete*",
+    "rds:Modify*",
+    "rds:Reboot*",
+    "rds:Stop*",
+    "rds:*Tag*",
+    "secretsmanager:*",
+    "sns:DeleteTopic",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+    "sns:*Tag*",
+    "logs:Delete*",
+    "logs:Put*",
+    "logs:Get*",
+    "logs:FilterLogEvents",
+    "logs:*Tag*",
+    "logs:*KmsKey",
+    "cloudwatch:Delete*",
+    "cloudwatch:Put*",
+    "cloudwatch:Disable*",
+    "cloudwatch:*Tag*",
+    "lambda:Delete*",
+    "lambda:Update*",
+    "lambda:*Permission",
+    "lambda:*Tag*",
+    "lambda:InvokeFunction",
+    "ecr:*Delete*",
+    "ecr:Put*",
+    "ecr:SetRepositoryPolicy",
+    "ecr:*Tag*",
+    "aps:Delete*",
+    "aps:Update*",
+    "aps:Put*",
+    "aps:*Tag*",
+    "servicediscovery:Delete*",
+    "servicediscovery:Update*",
+    "servicediscovery:*Tag*",
+    "events:Delete*",
+    "events:Put*",
+    "events:Remove*",
+    "events:Disable*",
+    "events:*Tag*",
+]
+
+
+def pull_request_guard_policy() -> dict[str, Any]:
+    """Deny acting on resources tagged with a stack outside pr-* (see above)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OtherStacksAreOffLimits",
+                "Effect": "Deny",
+                "Action": PULL_REQUEST_GUARDED_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "Null": {"aws:ResourceTag/stack": "false"},
+                    "StringNotLike": {"aws:ResourceTag/stack": PULL_REQUEST_STACKS},
+                },
+            }
+        ],
+    }

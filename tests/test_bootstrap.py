@@ -27,6 +27,7 @@ from bootstrap.iam_documents import (
     StackScope,
     deploy_policy,
     preview_policy,
+    pull_request_guard_policy,
     tls_only_bucket_policy,
     trust_policy,
 )
@@ -747,3 +748,28 @@ def test_pull_request_environments_can_be_left_out() -> None:
     assert ("release", "push") in run.all_roles()
     assert "alias/elixir-devops-pr-pulumi-secrets" not in run.key_arn_by_alias()
     assert "pullRequestRoleArn" not in run.exports
+
+
+MANAGED_POLICY_LIMIT = 6_144  # IAM: a customer-managed policy, whitespace excluded
+
+
+def test_the_pr_role_carries_a_guard_it_cannot_remove_or_edit(default_run: Run) -> None:
+    role = default_run.all_roles()[("pr", "environments")]
+    (guard,) = default_run.mocks.of_type("aws:iam/policy:Policy")
+    (attachment,) = default_run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs["role"] == role.outputs["name"]
+    assert guard.inputs["path"] == "/github-actions/"
+    document = json.loads(guard.inputs["policy"])
+    assert document == pull_request_guard_policy()
+    assert len(json.dumps(document, separators=(",", ":"))) <= MANAGED_POLICY_LIMIT
+    assert parliament_findings(document) == []
+    # Its name is outside the <resourcePrefix>-pr-* names the PR role manages: it can neither
+    # detach the guard from itself nor rewrite it.
+    inline = default_run.policy_of(role)
+    guard_arn = f"arn:aws:iam::{ACCOUNT}:policy/github-actions/{guard.inputs['namePrefix']}1"
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+        assert not allows(inline, action, guard_arn), action
+    for action in ("iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"):
+        assert not allows(inline, action, role.outputs["arn"]), action
+    # The other CI roles carry no guard: their scope is their own stack.
+    assert len(default_run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")) == 1

@@ -25,6 +25,7 @@ from bootstrap.iam_documents import (
     deploy_policy,
     preview_policy,
     pull_request_environment_policy,
+    pull_request_guard_policy,
 )
 from tests.conftest import AWS_STACKS, stack_run
 from tests.harness import Registered, run_stack, web_task
@@ -256,9 +257,19 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool
     for operator, tests in condition.items():
         for key, expected in tests.items():
             actual = context.get(key)
+            if operator == "Null":
+                # "false": the key is in the request; "true": it is not.
+                if (actual is None) != (str(expected).lower() == "true"):
+                    return False
+                continue
+            patterns = _as_list(expected)
+            if operator == "StringNotLike":
+                # A negated operator holds when the key is absent (IAM's rule).
+                if actual is not None and any(fnmatch.fnmatchcase(actual, p) for p in patterns):
+                    return False
+                continue
             if actual is None:
                 return False
-            patterns = _as_list(expected)
             if operator == "StringEquals" and actual not in patterns:
                 return False
             if operator in ("StringLike", "ArnLike") and not any(
@@ -412,7 +423,10 @@ RELEASE_REPOSITORY = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/elixir-devops-
 
 
 def pull_request_policy() -> dict[str, Any]:
-    return pull_request_environment_policy(scope(PULL_REQUEST_STACKS), RELEASE_REPOSITORY)
+    """The PR role's inline policy and its attached guard, evaluated together as IAM does."""
+    inline = pull_request_environment_policy(scope(PULL_REQUEST_STACKS), RELEASE_REPOSITORY)
+    guard = pull_request_guard_policy()
+    return {"Statement": [*inline["Statement"], *guard["Statement"]]}
 
 
 def test_pull_request_role_may_create_everything_a_pr_stack_registers() -> None:
@@ -505,3 +519,54 @@ def test_the_evaluation_honours_an_explicit_deny() -> None:
     }
     assert allowed(policy, "ecr:PutImage", "arn:aws:ecr:eu-west-1:1:repository/x", {})
     assert not allowed(policy, "ecr:PutImage", RELEASE_REPOSITORY, {})
+
+
+GUARDED_CALLS = [
+    "ecs:DeleteService",
+    "ecs:UpdateService",
+    "ecs:TagResource",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:RemoveTags",
+    "rds:DeleteDBInstance",
+    "rds:ModifyDBInstance",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "ec2:DeleteVpc",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateTags",
+    "logs:DeleteLogGroup",
+    "logs:PutRetentionPolicy",
+    "sns:Subscribe",
+    "cloudwatch:DeleteAlarms",
+    "lambda:DeleteFunction",
+    "ecr:BatchDeleteImage",
+    "events:PutTargets",
+    "application-autoscaling:DeregisterScalableTarget",
+]
+
+
+@pytest.mark.parametrize("action", GUARDED_CALLS)
+def test_pull_request_code_cannot_touch_resources_of_other_stacks(action: str) -> None:
+    """Service statements are on *; the guard denies acting on what another stack tagged."""
+    policy = pull_request_policy()
+    for stack in ("dev", "staging", "prod"):
+        assert not allowed(policy, action, "*", {"aws:ResourceTag/stack": stack}), stack
+    # Its own pr-* resources, and requests without a stack tag (creation), stay allowed.
+    assert allowed(policy, action, "*", {"aws:ResourceTag/stack": "pr-123"})
+    assert allowed(policy, action, "*", {})
+
+
+def test_the_evaluation_knows_null_and_negated_conditions() -> None:
+    deny = {
+        "Effect": "Deny",
+        "Action": "ecs:DeleteService",
+        "Resource": "*",
+        "Condition": {
+            "Null": {"aws:ResourceTag/stack": "false"},
+            "StringNotLike": {"aws:ResourceTag/stack": "pr-*"},
+        },
+    }
+    policy = {"Statement": [{"Effect": "Allow", "Action": "ecs:*", "Resource": "*"}, deny]}
+    assert not allowed(policy, "ecs:DeleteService", "*", {"aws:ResourceTag/stack": "prod"})
+    assert allowed(policy, "ecs:DeleteService", "*", {"aws:ResourceTag/stack": "pr-1"})
+    assert allowed(policy, "ecs:DeleteService", "*", {})
