@@ -389,7 +389,14 @@ def build_aws(settings: Settings) -> Outputs:
             tags=tags,
         ),
     )
-    cluster = Cluster(prefix, ClusterArgs(fargate_spot=service_settings.fargate_spot, tags=tags))
+    cluster = Cluster(
+        prefix,
+        ClusterArgs(
+            fargate_spot=service_settings.fargate_spot,
+            on_demand_base=service_settings.on_demand_base,
+            tags=tags,
+        ),
+    )
     runtime_secrets = RuntimeSecrets(
         prefix,
         RuntimeSecretsArgs(
@@ -529,6 +536,7 @@ def build_aws(settings: Settings) -> Outputs:
             max_count=service_settings.max_count,
             cpu_target_percent=service_settings.cpu_target_percent,
             fargate_spot=service_settings.fargate_spot,
+            on_demand_base=service_settings.on_demand_base,
             load_balancer=LoadBalancerAttachment(
                 target_group_arn=load_balancer.target_group_arn,
                 container_port=service_settings.container_port,

@@ -49,6 +49,10 @@ class BootstrapSettings:
     """Prefix of the IAM role and policy names the main stacks create."""
     existing_oidc_provider_arn: str | None
     """Reuse this GitHub identity provider instead of creating one."""
+    pull_request_environments: bool = True
+    """A role, a secrets key and the stack pattern pr-* for per-pull-request environments."""
+    release_keep_count: int = 500
+    """Release images the release registry keeps (the newest)."""
     github_environments: Mapping[str, str] = field(
         default_factory=lambda: dict(GITHUB_ENVIRONMENT_BY_STACK)
     )
@@ -115,6 +119,8 @@ def parse_settings(
         pattern=OIDC_PROVIDER_ARN_PATTERN,
         allowed="must be the ARN of a token.actions.githubusercontent.com identity provider",
     )
+    pull_request_environments = reader.boolean("pullRequestEnvironments")
+    release_keep_count = reader.integer("releaseKeepCount", minimum=10, maximum=10_000)
     reader.check_unknown_keys()
     reader.raise_if_problems()
     # Promotion order, whatever order the stack file lists them in.
@@ -127,6 +133,8 @@ def parse_settings(
         main_project=main_project,
         resource_prefix=resource_prefix,
         existing_oidc_provider_arn=provider_arn,
+        pull_request_environments=pull_request_environments,
+        release_keep_count=release_keep_count,
     )
 
 

@@ -9,20 +9,27 @@ reads only). Trust and permissions are documented in ``iam_documents``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from bootstrap.iam_documents import (
     GITHUB_OIDC_URL,
+    PULL_REQUEST_STACKS,
     STS_AUDIENCE,
     StackScope,
     deploy_policy,
     deploy_subjects,
     preview_policy,
     preview_subjects,
+    pull_request_environment_policy,
+    pull_request_environment_subjects,
+    pull_request_guard_policy,
+    release_push_policy,
+    release_subjects,
     trust_policy,
 )
 
@@ -53,6 +60,10 @@ class GithubCiRolesArgs:
     """Prefix of the IAM names the main stacks create."""
     existing_provider_arn: str | None = None
     """Use this identity provider instead of creating one."""
+    release_repository_arn: pulumi.Input[str] | None = None
+    """The release registry: a role that pushes to it (build once), and the PR role's Deny."""
+    pull_request_secrets_key_arn: pulumi.Input[str] | None = None
+    """The secrets key of the pr-* stacks; None - no pull-request environment role."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every taggable child."""
 
@@ -64,6 +75,10 @@ class GithubCiRoles(pulumi.ComponentResource):
     """Deploy role ARN per stack (repository variables AWS_DEPLOY_ROLE_ARN_<STACK>)."""
     preview_role_arns: pulumi.Output[dict[str, str]]
     """Preview role ARN per stack (repository variables AWS_PREVIEW_ROLE_ARN_<STACK>)."""
+    release_role_arn: pulumi.Output[str] | None
+    """Role of the build job pushing release images (AWS_RELEASE_ROLE_ARN)."""
+    pull_request_role_arn: pulumi.Output[str] | None
+    """Role of the pull-request environments, pr-* only (AWS_PR_ROLE_ARN)."""
 
     def __init__(
         self, name: str, args: GithubCiRolesArgs, opts: pulumi.ResourceOptions | None = None
@@ -87,29 +102,101 @@ class GithubCiRoles(pulumi.ComponentResource):
         preview: dict[str, pulumi.Output[str]] = {}
         for stack in args.stacks:
             environment = args.github_environments.get(stack)
+            secrets_key = pulumi.Output.from_input(args.secrets_key_arns).apply(
+                lambda keys, stack=stack: keys[stack]
+            )
             deploy[stack] = self._role(
                 stack,
                 "deploy",
                 deploy_subjects(args.repository, environment, args.deploy_branch),
                 f"pulumi up of {args.main_project}/{stack} from GitHub Actions",
+                self._scoped(stack, secrets_key, lambda scope, _: deploy_policy(scope)),
             )
             preview[stack] = self._role(
                 stack,
                 "preview",
                 preview_subjects(args.repository),
                 f"pulumi preview of {args.main_project}/{stack} from pull requests (read-only)",
+                self._scoped(stack, secrets_key, lambda scope, _: preview_policy(scope)),
             )
         self.deploy_role_arns = pulumi.Output.all(**deploy).apply(dict)
         self.preview_role_arns = pulumi.Output.all(**preview).apply(dict)
+        self.release_role_arn = None
+        self.pull_request_role_arn = None
+        if args.release_repository_arn is not None:
+            self.release_role_arn = self._role(
+                "release",
+                "push",
+                release_subjects(args.repository, args.deploy_branch),
+                f"push release images of {args.main_project} (build once, promote the digest)",
+                pulumi.Output.from_input(args.release_repository_arn).apply(
+                    lambda arn: json.dumps(release_push_policy(arn))
+                ),
+            )
+            if args.pull_request_secrets_key_arn is not None:
+                self.pull_request_role_arn = self._role(
+                    "pr",
+                    "environments",
+                    pull_request_environment_subjects(args.repository, args.deploy_branch),
+                    f"pulumi up/destroy of {args.main_project}/pr-* environments (pull requests)",
+                    self._scoped(
+                        PULL_REQUEST_STACKS,
+                        args.pull_request_secrets_key_arn,
+                        pull_request_environment_policy,
+                    ),
+                    managed_policy=pull_request_guard_policy(),
+                )
         self.register_outputs(
             {
                 "provider_arn": self.provider_arn,
                 "deploy_role_arns": self.deploy_role_arns,
                 "preview_role_arns": self.preview_role_arns,
+                "release_role_arn": self.release_role_arn,
+                "pull_request_role_arn": self.pull_request_role_arn,
             }
         )
 
-    def _role(self, stack: str, purpose: str, subjects: list[str], description: str):
+    def _scoped(
+        self,
+        stack: str,
+        secrets_key_arn: pulumi.Input[str],
+        document: Callable[[StackScope, str], dict[str, Any]],
+    ) -> pulumi.Output[str]:
+        """``document`` of the stack's scope (and the release repository ARN), as JSON."""
+        args = self._args
+        release = args.release_repository_arn if args.release_repository_arn is not None else ""
+        return pulumi.Output.all(
+            self.provider_arn,
+            args.state_bucket_arn,
+            args.state_bucket_key_arn,
+            secrets_key_arn,
+            release,
+        ).apply(
+            lambda arns: json.dumps(
+                document(
+                    StackScope(
+                        provider_arn=arns[0],
+                        bucket_arn=arns[1],
+                        bucket_key_arn=arns[2],
+                        secrets_key_arn=arns[3],
+                        project=args.main_project,
+                        resource_prefix=args.resource_prefix,
+                        stack=stack,
+                    ),
+                    arns[4],
+                )
+            )
+        )
+
+    def _role(
+        self,
+        stack: str,
+        purpose: str,
+        subjects: list[str],
+        description: str,
+        policy: pulumi.Output[str],
+        managed_policy: dict[str, Any] | None = None,
+    ) -> pulumi.Output[str]:
         args = self._args
         role = aws.iam.Role(
             f"{self._name}-{stack}-{purpose}",
@@ -123,30 +210,28 @@ class GithubCiRoles(pulumi.ComponentResource):
             tags={**args.tags, "stack": stack, "purpose": purpose},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        document = deploy_policy if purpose == "deploy" else preview_policy
         aws.iam.RolePolicy(
             f"{self._name}-{stack}-{purpose}-policy",
             role=role.id,
-            policy=pulumi.Output.all(
-                self.provider_arn,
-                args.state_bucket_arn,
-                args.state_bucket_key_arn,
-                pulumi.Output.from_input(args.secrets_key_arns).apply(lambda keys: keys[stack]),
-            ).apply(
-                lambda arns: json.dumps(
-                    document(
-                        StackScope(
-                            provider_arn=arns[0],
-                            bucket_arn=arns[1],
-                            bucket_key_arn=arns[2],
-                            secrets_key_arn=arns[3],
-                            project=args.main_project,
-                            resource_prefix=args.resource_prefix,
-                            stack=stack,
-                        )
-                    )
-                )
-            ),
+            policy=policy,
             opts=pulumi.ResourceOptions(parent=role),
         )
+        if managed_policy is not None:
+            # Customer-managed (up to 6,144 characters, not counted in the inline limit), under
+            # the CI path: outside the <resourcePrefix>-<stack>-* names any role may manage.
+            guard = aws.iam.Policy(
+                f"{self._name}-{stack}-{purpose}-guard",
+                name_prefix=f"{args.resource_prefix}-ci-{stack}-guard-"[:96],
+                path=CI_ROLE_PATH,
+                description=f"Limits of the CI role {stack}-{purpose} (bootstrap/iam_documents.py)",
+                policy=json.dumps(managed_policy),
+                tags={**args.tags, "stack": stack, "purpose": purpose},
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-{stack}-{purpose}-guard",
+                role=role.name,
+                policy_arn=guard.arn,
+                opts=pulumi.ResourceOptions(parent=role),
+            )
         return role.arn

@@ -84,6 +84,17 @@ def deploy_subjects(repository: str, github_environment: str | None, branch: str
     return [f"repo:{repository}:ref:refs/heads/{branch}"]
 
 
+def release_subjects(repository: str, branch: str) -> list[str]:
+    """OIDC subjects allowed to push release images: the deploy branch's workflow runs."""
+    return [f"repo:{repository}:ref:refs/heads/{branch}"]
+
+
+def pull_request_environment_subjects(repository: str, branch: str) -> list[str]:
+    """Pull requests (deploy and destroy their pr-<n> stack) and the deploy branch (the
+    scheduled job that destroys expired ones runs there)."""
+    return [f"repo:{repository}:pull_request", f"repo:{repository}:ref:refs/heads/{branch}"]
+
+
 def preview_subjects(repository: str) -> list[str]:
     """OIDC subjects allowed to assume a stack's read-only preview role."""
     return [f"repo:{repository}:pull_request"]
@@ -507,20 +518,22 @@ _KMS_VIA_ECR_ACTIONS = ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"]
 
 
 def _kms_statements(scope: StackScope) -> list[dict[str, Any]]:
+    # The pull-request role's scope is a pattern (pr-*): matched with StringLike.
+    operator = "StringLike" if "*" in scope.stack else "StringEquals"
     return [
         {
             "Sid": "CreateStackKeys",
             "Effect": "Allow",
             "Action": _KMS_CREATE_ACTIONS,
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:RequestTag/stack": scope.stack}},
+            "Condition": {operator: {"aws:RequestTag/stack": scope.stack}},
         },
         {
             "Sid": "ManageStackKeys",
             "Effect": "Allow",
             "Action": _KMS_MANAGE_ACTIONS,
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:ResourceTag/stack": scope.stack}},
+            "Condition": {operator: {"aws:ResourceTag/stack": scope.stack}},
         },
         {
             "Sid": "EcrRepositoryEncryption",
@@ -594,3 +607,155 @@ def preview_policy(scope: StackScope) -> dict[str, Any]:
         }
     )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# -- build once, promote the digest ----------------------------------------------------------
+
+PULL_REQUEST_STACKS = "pr-*"
+"""The stacks (and, through ``<resourcePrefix>-pr-*``, the IAM names) of PR environments."""
+_RELEASE_PUSH_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:DescribeImages",
+    "ecr:DescribeImageScanFindings",
+]
+
+
+def release_push_policy(repository_arn: str) -> dict[str, Any]:
+    """The build job's role: push (and look up) images in the release repository, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # GetAuthorizationToken has no resource-level scoping in IAM.
+                "Sid": "EcrLogin",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            },
+            {
+                "Sid": "PushReleaseImages",
+                "Effect": "Allow",
+                "Action": _RELEASE_PUSH_ACTIONS,
+                "Resource": repository_arn,
+            },
+        ],
+    }
+
+
+def pull_request_environment_policy(
+    scope: StackScope, release_repository_arn: str
+) -> dict[str, Any]:
+    """What `pulumi up`/`destroy` of the pr-* stacks needs: the deploy role's document for the
+    stack pattern ``pr-*`` (state files, IAM and bucket names, KMS tags all confined to it),
+    and never the release repository, which pull-request code must not write to or delete
+    from (an explicit Deny, whatever the service statements allow)."""
+    if scope.stack != PULL_REQUEST_STACKS:
+        raise ValueError(f"the pull-request role is scoped to {PULL_REQUEST_STACKS}")
+    document = deploy_policy(scope)
+    document["Statement"].append(
+        {
+            "Sid": "NotTheReleaseRegistry",
+            "Effect": "Deny",
+            "Action": "ecr:*",
+            "Resource": release_repository_arn,
+        }
+    )
+    return document
+
+
+# Pull-request code runs with the PR role, whose service statements are on "*" (Pulumi names
+# those resources). This guard, a customer-managed policy of its own (the inline policy is near
+# IAM's 10,240-character limit), denies changing, deleting, retagging or reading the secrets of
+# anything tagged with another stack (stack=dev/staging/prod): the main stacks tag every resource
+# they create. It applies only where the request carries the resource's stack tag (the Null
+# test): a service or action that does not report it is not denied, so the guard can never stop
+# a pr-* stack from managing its own resources. Untagged resources are not covered.
+PULL_REQUEST_GUARDED_ACTIONS = [
+    "ec2:Delete*",
+    "ec2:Modify*",
+    "ec2:Replace*",
+    "ec2:Revoke*",
+    "ec2:Authorize*",
+    "ec2:Disassociate*",
+    "ec2:Detach*",
+    "ec2:ReleaseAddress",
+    "ec2:CreateTags",
+    "ecs:Delete*",
+    "ecs:Update*",
+    "ecs:Deregister*",
+    "ecs:Put*",
+    "ecs:*Tag*",
+    "elasticloadbalancing:Delete*",
+    "elasticloadbalancing:Modify*",
+    "elasticloadbalancing:Set*",
+    "elasticloadbalancing:Register*",
+    "elasticloadbalancing:Deregister*",
+    "elasticloadbalancing:*Tags",
+    "application-autoscaling:*",
+    "rds:Delete*",
+    "rds:Modify*",
+    "rds:Reboot*",
+    "rds:Stop*",
+    "rds:*Tag*",
+    "secretsmanager:*",
+    "sns:DeleteTopic",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+    "sns:*Tag*",
+    "logs:Delete*",
+    "logs:Put*",
+    "logs:Get*",
+    "logs:FilterLogEvents",
+    "logs:*Tag*",
+    "logs:*KmsKey",
+    "cloudwatch:Delete*",
+    "cloudwatch:Put*",
+    "cloudwatch:Disable*",
+    "cloudwatch:*Tag*",
+    "lambda:Delete*",
+    "lambda:Update*",
+    "lambda:*Permission",
+    "lambda:*Tag*",
+    "lambda:InvokeFunction",
+    "ecr:*Delete*",
+    "ecr:Put*",
+    "ecr:SetRepositoryPolicy",
+    "ecr:*Tag*",
+    "aps:Delete*",
+    "aps:Update*",
+    "aps:Put*",
+    "aps:*Tag*",
+    "servicediscovery:Delete*",
+    "servicediscovery:Update*",
+    "servicediscovery:*Tag*",
+    "events:Delete*",
+    "events:Put*",
+    "events:Remove*",
+    "events:Disable*",
+    "events:*Tag*",
+]
+
+
+def pull_request_guard_policy() -> dict[str, Any]:
+    """Deny acting on resources tagged with a stack outside pr-* (see above)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OtherStacksAreOffLimits",
+                "Effect": "Deny",
+                "Action": PULL_REQUEST_GUARDED_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "Null": {"aws:ResourceTag/stack": "false"},
+                    "StringNotLike": {"aws:ResourceTag/stack": PULL_REQUEST_STACKS},
+                },
+            }
+        ],
+    }

@@ -40,6 +40,8 @@ class StateBackendArgs:
     """Pulumi project of the main program (names the key aliases)."""
     stacks: Sequence[str]
     """Stacks that get a secrets key."""
+    pull_request_secrets: bool = False
+    """One more key, shared by the pull-request stacks pr-* (all equally untrusted)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every taggable child."""
 
@@ -57,6 +59,10 @@ class StateBackend(pulumi.ComponentResource):
     """ARN of each stack's secrets key."""
     secrets_providers: pulumi.Output[dict[str, str]]
     """`awskms://...` secrets provider of each stack."""
+    pull_request_secrets_key_arn: pulumi.Output[str] | None
+    """ARN of the pr-* stacks' secrets key (None without pull-request environments)."""
+    pull_request_secrets_provider: pulumi.Output[str] | None
+    """`awskms://...` secrets provider of the pr-* stacks."""
 
     def __init__(
         self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None
@@ -139,8 +145,23 @@ class StateBackend(pulumi.ComponentResource):
         self.secrets_providers = self.secrets_key_arns.apply(
             lambda arns: {stack: secrets_provider_url(arn) for stack, arn in arns.items()}
         )
+        self.pull_request_secrets_key_arn = None
+        self.pull_request_secrets_provider = None
+        if args.pull_request_secrets:
+            # Tag values cannot hold '*': "pr" here; the pr-* roles' tag conditions never match
+            # it, so pull-request code cannot rewrite or delete its own secrets key.
+            pr_key = self._key(
+                f"{name}-pr-secrets-key",
+                f"alias/{args.project}-pr-pulumi-secrets",
+                f"Pulumi secrets provider of the {args.project}/pr-* pull-request environments",
+                {**args.tags, "stack": "pr"},
+            )
+            self.pull_request_secrets_key_arn = pr_key.arn
+            self.pull_request_secrets_provider = pr_key.arn.apply(secrets_provider_url)
         self.register_outputs(
             {
+                "pull_request_secrets_key_arn": self.pull_request_secrets_key_arn,
+                "pull_request_secrets_provider": self.pull_request_secrets_provider,
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
                 "bucket_key_arn": self.bucket_key_arn,

@@ -21,8 +21,11 @@ from typing import Any
 import yaml
 
 from plan.mocks import Recorded
+from scripts.pr_env import TEMPLATE, pr_number
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+PR_TEMPLATE = TEMPLATE.relative_to(PROJECT_DIR)
+"""The committed template of the ``pr-<number>`` stacks (docs/ci.md)."""
 PROJECT = "elixir-devops"
 RUN_PROGRAM = Path(__file__).resolve().parent / "run_program.py"
 
@@ -35,6 +38,10 @@ def stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
 def stack_file_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """The ``config:`` of ``Pulumi.<stack>.yaml`` with full (namespaced) keys."""
     path = project_dir / f"Pulumi.{stack}.yaml"
+    template = project_dir / PR_TEMPLATE
+    if not path.is_file() and pr_number(stack) is not None and template.is_file():
+        # A pull-request stack: CI materialises its file from the committed template.
+        path = template
     if not path.is_file():
         raise StackNotFound(stack, stacks(project_dir))
     document = yaml.safe_load(path.read_text()) or {}

@@ -10,6 +10,7 @@ resource is registered. Defaults live in ``Pulumi.yaml`` only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,14 @@ from config_reader import ConfigError, ConfigReader, current_stack_config
 from settings.common import (
     ARCHITECTURES,
     AUTO_ARCHITECTURE,
-    AUTONAME_SUFFIX_LENGTH,
-    MAX_LOAD_BALANCER_NAME,
     NAME_PATTERN,
     OBJECT_KEYS,
+    PR_STACK_PATTERN,
+    PR_STACK_PREFIX,
     PROJECT_DIR,
     TARGETS,
+    generated_name_problem,
+    longest_pr_number,
     project_config,
     resolve_architecture,
 )
@@ -97,15 +100,21 @@ def load(
         pattern=NAME_PATTERN,
         allowed="3-20 characters: lowercase letters, digits and '-', starting with a letter",
     )
-    if target == "aws":
-        room = MAX_LOAD_BALANCER_NAME - AUTONAME_SUFFIX_LENGTH - len(f"-{stack}-alb")
-        reader.require(
-            len(app_name) <= room,
-            "appName",
-            app_name,
-            f"at most {room} characters for stack '{stack}': the load balancer's name "
-            f"'<appName>-{stack}-alb-<suffix>' is limited to {MAX_LOAD_BALANCER_NAME}",
+    is_pr_stack = stack.startswith(PR_STACK_PREFIX)
+    if is_pr_stack and not re.fullmatch(PR_STACK_PATTERN, stack):
+        reader.problems.append(
+            f"stack = {stack!r}: a pull-request stack is named {PR_STACK_PREFIX}<number> "
+            f"(the pull request's number, 1-7 digits, no leading zero), e.g. {PR_STACK_PREFIX}123"
         )
+    elif target == "aws" and (problem := generated_name_problem(app_name, stack)):
+        if is_pr_stack:
+            digits = longest_pr_number(app_name)
+            problem += (
+                f"; pull-request stacks of this appName fit up to {digits} digits"
+                if digits
+                else "; no pull-request stack fits: shorten appName in the PR template"
+            )
+        reader.problem("appName", app_name, problem)
     architecture = resolve_architecture(
         reader.string("architecture", choices=(*ARCHITECTURES, AUTO_ARCHITECTURE)), target
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -65,7 +66,59 @@ MAX_VPC_PREFIX = 23
 MAX_LOAD_BALANCER_NAME = 32
 AUTONAME_SUFFIX_LENGTH = 8
 
+
+@dataclass(frozen=True)
+class GeneratedName:
+    """A physical name the aws target derives from ``<appName>-<stack>``."""
+
+    what: str
+    suffix: str
+    """What follows ``<appName>-<stack>`` before Pulumi's random part."""
+    limit: int
+    """AWS's maximum length."""
+    random: int = AUTONAME_SUFFIX_LENGTH
+    """Pulumi's autoname adds '-' + 7 hex; a ``*_prefix`` input is checked on its own."""
+
+
+# The longest names per AWS limit (tests/test_pr_environments.py checks the list against a run of
+# the program through tests/aws_limits.py): the load balancer is the tightest today.
+GENERATED_NAMES: tuple[GeneratedName, ...] = (
+    GeneratedName("load balancer", "-alb", MAX_LOAD_BALANCER_NAME),
+    GeneratedName("access-log bucket prefix", "-alb-logs-", 37, random=0),
+    GeneratedName("RDS instance identifier", "-db", 63),
+    GeneratedName("IAM role", "-flow-logs", 64),
+    GeneratedName("Lambda function", "-chat", 64),
+)
+
+
+def generated_name_problem(app_name: str, stack: str) -> str | None:
+    """Why ``<appName>-<stack>`` makes a name AWS refuses (the tightest limit), or None."""
+    for name in GENERATED_NAMES:
+        room = name.limit - name.random - len(f"-{stack}{name.suffix}")
+        if len(app_name) > room:
+            shown = f"<appName>-{stack}{name.suffix}{'-' if name.random else ''}<suffix>"
+            return (
+                f"at most {room} characters for stack '{stack}': the {name.what}'s name "
+                f"'{shown}' is limited to {name.limit}"
+            )
+    return None
+
+
+def longest_pr_number(app_name: str) -> int:
+    """How many digits a pull-request number may have for this appName (0: none fits)."""
+    digits = 0
+    while (
+        digits < 7
+        and generated_name_problem(app_name, f"{PR_STACK_PREFIX}{'9' * (digits + 1)}") is None
+    ):
+        digits += 1
+    return digits
+
+
 NAME_PATTERN = r"[a-z][a-z0-9-]{1,18}[a-z0-9]"
+# Pull-request environments: stack pr-<number>, made from stack-templates/Pulumi.pr.yaml.
+PR_STACK_PREFIX = "pr-"
+PR_STACK_PATTERN = r"pr-[1-9][0-9]{0,6}"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 HTTP_PATH_PATTERN = r"/[A-Za-z0-9/_.\-~%]*"
 DIGEST_REFERENCE = r"[a-z0-9.\-/:_]+@sha256:[0-9a-f]{64}"

@@ -60,6 +60,8 @@ class ServiceSettings:
     log_retention_days: int
     enable_execute_command: bool
     fargate_spot: bool
+    on_demand_base: int
+    """With Spot: tasks always on on-demand Fargate (0: all on Spot)."""
     ingress_cidrs: tuple[str, ...]
     domain: str | None
     certificate_arn: str | None
@@ -234,6 +236,13 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
             "Fargate Spot runs x86_64 Linux tasks only: with architecture arm64, set "
             "fargateSpot: false (or architecture: x86_64)",
         )
+    on_demand_base = reader.integer("fargateOnDemandBase", minimum=0, maximum=100)
+    if on_demand_base == 0 and not fargate_spot:
+        reader.problem(
+            "fargateOnDemandBase",
+            0,
+            "0 puts every task on Fargate Spot: set fargateSpot: true as well (or keep 1)",
+        )
     return ServiceSettings(
         container_port=port,
         cpu=cpu,
@@ -252,6 +261,7 @@ def read_service(reader: ConfigReader, architecture: str) -> ServiceSettings:
         log_retention_days=reader.integer("logRetentionDays", choices=LOG_RETENTION_DAYS),
         enable_execute_command=reader.boolean("enableExecuteCommand"),
         fargate_spot=fargate_spot,
+        on_demand_base=on_demand_base,
         ingress_cidrs=reader.string_list("ingressCidrs", item=cidr_problem, min_items=1),
         domain=domain,
         certificate_arn=certificate,

@@ -27,6 +27,7 @@ from bootstrap.iam_documents import (
     StackScope,
     deploy_policy,
     preview_policy,
+    pull_request_guard_policy,
     tls_only_bucket_policy,
     trust_policy,
 )
@@ -77,6 +78,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs.update(bucket=resource_id, arn=BUCKET_ARN)
         elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             outputs.update(arn=PROVIDER_ARN)
+        elif args.typ == "aws:ecr/repository:Repository":
+            resource_id = inputs["name"]
+            outputs.update(
+                arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{resource_id}",
+                repositoryUrl=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{resource_id}",
+            )
         elif args.typ == "aws:iam/role:Role":
             resource_id = f"{inputs['namePrefix']}20260101000000000000000001"
             outputs.update(
@@ -102,7 +109,11 @@ class Run:
     exports: dict[str, Any]
 
     def roles(self) -> dict[tuple[str, str], Registered]:
-        """IAM roles by (stack, purpose), from their tags."""
+        """The stacks' deploy and preview roles by (stack, purpose), from their tags."""
+        return {key: r for key, r in self.all_roles().items() if key[0] in STACKS}
+
+    def all_roles(self) -> dict[tuple[str, str], Registered]:
+        """Every CI role: also ("release", "push") and ("pr", "environments")."""
         return {
             (r.inputs["tags"]["stack"], r.inputs["tags"]["purpose"]): r
             for r in self.mocks.of_type("aws:iam/role:Role")
@@ -172,6 +183,16 @@ def _run_in_this_context(config: dict[str, Any], mocks: RecordingMocks) -> Run:
             oidcProviderArn=roles.provider_arn,
             deployRoleArns=roles.deploy_role_arns,
             previewRoleArns=roles.preview_role_arns,
+            releaseRepositoryUrl=namespace["release"].repository_url,
+            releaseRoleArn=roles.release_role_arn,
+            **(
+                {
+                    "pullRequestRoleArn": roles.pull_request_role_arn,
+                    "pullRequestSecretsProvider": backend.pull_request_secrets_provider,
+                }
+                if roles.pull_request_role_arn is not None
+                else {}
+            ),
         ).apply(exports.update)
 
     program()  # returns once every registration has reached the mocks
@@ -302,8 +323,8 @@ def test_state_bucket_refuses_requests_without_tls(default_run: Run) -> None:
 def test_every_stack_has_its_own_rotating_secrets_key(default_run: Run) -> None:
     keys = default_run.mocks.of_type("aws:kms/key:Key")
     assert all(key.inputs["enableKeyRotation"] is True for key in keys)
-    secrets_keys = {default_run.secrets_key_arn(stack) for stack in STACKS}
-    assert len(secrets_keys) == len(STACKS)
+    secrets_keys = {default_run.secrets_key_arn(stack) for stack in (*STACKS, "pr")}
+    assert len(secrets_keys) == len(STACKS) + 1
     assert default_run.bucket_key_arn() not in secrets_keys
     assert {key.outputs["arn"] for key in keys} == {*secrets_keys, default_run.bucket_key_arn()}
 
@@ -392,7 +413,7 @@ def test_an_existing_identity_provider_is_reused() -> None:
     )
     assert run.mocks.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     assert set(run.roles()) == {("staging", "deploy"), ("staging", "preview")}
-    for role in run.roles().values():
+    for role in run.all_roles().values():
         assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
             "Federated": other
         }
@@ -425,7 +446,7 @@ def parliament_findings(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def test_permission_policies_lint_clean_with_parliament(default_run: Run) -> None:
-    documents = [default_run.policy_of(role) for role in default_run.roles().values()]
+    documents = [default_run.policy_of(role) for role in default_run.all_roles().values()]
     documents.append(
         json.loads(default_run.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     )
@@ -443,7 +464,7 @@ def test_permission_policies_lint_clean_with_parliament(default_run: Run) -> Non
 
 
 def test_trust_policies_lint_clean_with_parliament(default_run: Run) -> None:
-    for role in default_run.roles().values():
+    for role in default_run.all_roles().values():
         findings = parliament_findings(json.loads(role.inputs["assumeRolePolicy"]))
         # parliament reads every document as an identity policy: a trust policy has no Resource
         # (IAM rejects one there), and it does not know OIDC provider ARNs as federation sources
@@ -465,7 +486,7 @@ def test_parliament_catches_a_typo() -> None:
 
 
 def test_policies_fit_the_inline_policy_size_limit(default_run: Run) -> None:
-    for role in default_run.roles().values():
+    for role in default_run.all_roles().values():
         size = len(json.dumps(default_run.policy_of(role), separators=(",", ":")))
         assert size <= INLINE_POLICY_LIMIT, (role.name, size)
 
@@ -497,7 +518,7 @@ def test_each_role_reaches_only_its_own_stack_state(default_run: Run) -> None:
 
 
 def test_iam_is_scoped_to_the_stacks_own_roles_and_never_the_ci_roles(default_run: Run) -> None:
-    ci_role_arns = [role.outputs["arn"] for role in default_run.roles().values()]
+    ci_role_arns = [role.outputs["arn"] for role in default_run.all_roles().values()]
     for (stack, purpose), role in default_run.roles().items():
         document = default_run.policy_of(role)
         own = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{stack}-execution-1a2b3c4"
@@ -570,3 +591,185 @@ def test_deploy_roles_may_manage_the_pull_policy_of_their_repository(default_run
             "ecr:DeleteRepositoryPolicy",
         ):
             assert allows(document, action, repository) == (purpose == "deploy"), (stack, action)
+
+
+# -- build once: the release registry and its role; the pull-request environments ------------
+
+RELEASE_REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/elixir-devops-release"
+
+
+def test_the_release_registry_keeps_what_stacks_may_run(default_run: Run) -> None:
+    (repository,) = [
+        r
+        for r in default_run.mocks.of_type("aws:ecr/repository:Repository")
+        if r.inputs["name"] == "elixir-devops-release"
+    ]
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository.inputs["forceDelete"] is False
+    lifecycle = default_run.mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs
+    assert lifecycle["repository"] == "elixir-devops-release"
+    rules = json.loads(lifecycle["policy"])["rules"]
+    # Never a rule over every image ("any"): only untagged leftovers and old release builds.
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "tagged"]
+    assert rules[1]["selection"]["tagPrefixList"] == ["release-"]
+    assert rules[1]["selection"]["countNumber"] == 500
+    assert default_run.exports["releaseRepositoryUrl"].endswith("/elixir-devops-release")
+
+
+def test_the_release_registry_passes_the_aws_limits_table(default_run: Run) -> None:
+    from tests.aws_limits import check
+
+    @dataclass
+    class Resource:
+        type: str
+        name: str
+        urn: str
+        inputs: dict[str, Any]
+
+    ecr = [
+        Resource(r.typ, r.name, f"urn:{r.typ}::{r.name}", r.inputs)
+        for r in default_run.mocks.resources
+        if r.typ.startswith("aws:ecr/")
+    ]
+    assert sorted(r.type for r in ecr) == [
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:ecr/repository:Repository",
+        "aws:ecr/repositoryPolicy:RepositoryPolicy",
+    ]
+    problems = check(ecr)
+    assert problems == [], [p.describe("bootstrap") for p in problems]
+
+
+def test_only_the_release_role_writes_to_the_release_registry(default_run: Run) -> None:
+    """A repository Deny: the deploy roles (ECR on *) cannot push over or delete prod's image."""
+    policy = default_run.mocks.one("aws:ecr/repositoryPolicy:RepositoryPolicy").inputs
+    assert policy["repository"] == "elixir-devops-release"
+    writes, configuration = json.loads(policy["policy"])["Statement"]
+    release_role = default_run.all_roles()[("release", "push")].outputs["arn"]
+    assert writes["Effect"] == configuration["Effect"] == "Deny"
+    assert writes["Principal"] == configuration["Principal"] == "*"
+    assert writes["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": release_role}}
+    denied = set(writes["Action"])
+    assert {"ecr:PutImage", "ecr:BatchDeleteImage"} <= denied
+    # Every CI role (deploy, preview, PR, release) is under /github-actions/: none may delete
+    # the repository or shorten its lifecycle; the bootstrap's admin (elsewhere) still may.
+    ci_roles = f"arn:aws:iam::{ACCOUNT}:role/github-actions/*"
+    assert configuration["Condition"] == {"ArnLike": {"aws:PrincipalArn": ci_roles}}
+    for role in default_run.all_roles().values():
+        assert fnmatch.fnmatchcase(role.outputs["arn"], ci_roles), role.name
+    assert {"ecr:DeleteRepository", "ecr:PutLifecyclePolicy", "ecr:SetRepositoryPolicy"} <= set(
+        configuration["Action"]
+    )
+    denied |= set(configuration["Action"])
+    # Pulls (the stacks' execution roles) and the scan gate's reads are not touched.
+    assert not denied & {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert not any(a.startswith(("ecr:Describe", "ecr:Get", "ecr:List")) for a in denied)
+    # What the release role pushes with is exactly what the others are denied.
+    pushes = {
+        a
+        for s in statements(default_run.policy_of(default_run.all_roles()[("release", "push")]))
+        for a in as_list(s["Action"])
+    }
+    assert pushes & denied == {
+        "ecr:PutImage",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+    }
+
+
+def test_release_keep_count_is_a_setting() -> None:
+    run = run_bootstrap({"githubRepository": REPOSITORY, "releaseKeepCount": 50})
+    lifecycle = run.mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs
+    assert json.loads(lifecycle["policy"])["rules"][1]["selection"]["countNumber"] == 50
+    with pytest.raises(ConfigError, match="releaseKeepCount"):
+        run_bootstrap({"githubRepository": REPOSITORY, "releaseKeepCount": 3})
+
+
+def test_only_the_deploy_branch_pushes_release_images(default_run: Run) -> None:
+    role = default_run.all_roles()[("release", "push")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert trust["StringEquals"][f"{OIDC}:sub"] == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
+    document = default_run.policy_of(role)
+    assert allows(document, "ecr:PutImage", RELEASE_REPOSITORY_ARN)
+    assert allows(document, "ecr:DescribeImages", RELEASE_REPOSITORY_ARN)
+    other = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/elixir-app-prod-repository-1a2b3c4"
+    assert not allows(document, "ecr:PutImage", other)
+    assert not allows(document, "ecr:BatchDeleteImage", RELEASE_REPOSITORY_ARN)
+    assert {a for s in statements(document) for a in as_list(s["Action"])} <= {
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:DescribeImages",
+        "ecr:DescribeImageScanFindings",
+    }
+
+
+def test_the_pull_request_role_trusts_pull_requests_and_the_cleanup_schedule(
+    default_run: Run,
+) -> None:
+    role = default_run.all_roles()[("pr", "environments")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert trust["StringEquals"][f"{OIDC}:sub"] == [
+        f"repo:{REPOSITORY}:pull_request",
+        f"repo:{REPOSITORY}:ref:refs/heads/main",
+    ]
+    assert default_run.exports["pullRequestRoleArn"] == role.outputs["arn"]
+    key = default_run.key_arn_by_alias()["alias/elixir-devops-pr-pulumi-secrets"]
+    assert default_run.exports["pullRequestSecretsProvider"] == (f"awskms:///{key}?region={REGION}")
+
+
+def test_the_pull_request_role_reaches_pr_state_and_its_own_key_only(default_run: Run) -> None:
+    document = default_run.policy_of(default_run.all_roles()[("pr", "environments")])
+    pr_key = default_run.key_arn_by_alias()["alias/elixir-devops-pr-pulumi-secrets"]
+    assert allows(document, "kms:Decrypt", pr_key)
+    assert allows(document, "s3:PutObject", f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/pr-42.json")
+    for stack in STACKS:
+        assert not allows(document, "kms:Decrypt", default_run.secrets_key_arn(stack)), stack
+        theirs = f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/{stack}.json"
+        assert not allows(document, "s3:GetObject", theirs), stack
+        role = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{stack}-execution-1a2b3c4"
+        assert not allows(document, "iam:PassRole", role), stack
+    # The shared key is tagged stack=pr, outside the pr-* tag condition: PR code cannot
+    # rewrite its policy or schedule its deletion.
+    (key,) = [k for k in default_run.mocks.of_type("aws:kms/key:Key") if k.outputs["arn"] == pr_key]
+    assert key.inputs["tags"]["stack"] == "pr"
+
+
+def test_pull_request_environments_can_be_left_out() -> None:
+    run = run_bootstrap({"githubRepository": REPOSITORY, "pullRequestEnvironments": False})
+    assert ("pr", "environments") not in run.all_roles()
+    assert ("release", "push") in run.all_roles()
+    assert "alias/elixir-devops-pr-pulumi-secrets" not in run.key_arn_by_alias()
+    assert "pullRequestRoleArn" not in run.exports
+
+
+MANAGED_POLICY_LIMIT = 6_144  # IAM: a customer-managed policy, whitespace excluded
+
+
+def test_the_pr_role_carries_a_guard_it_cannot_remove_or_edit(default_run: Run) -> None:
+    role = default_run.all_roles()[("pr", "environments")]
+    (guard,) = default_run.mocks.of_type("aws:iam/policy:Policy")
+    (attachment,) = default_run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs["role"] == role.outputs["name"]
+    assert guard.inputs["path"] == "/github-actions/"
+    document = json.loads(guard.inputs["policy"])
+    assert document == pull_request_guard_policy()
+    assert len(json.dumps(document, separators=(",", ":"))) <= MANAGED_POLICY_LIMIT
+    assert parliament_findings(document) == []
+    # Its name is outside the <resourcePrefix>-pr-* names the PR role manages: it can neither
+    # detach the guard from itself nor rewrite it.
+    inline = default_run.policy_of(role)
+    guard_arn = f"arn:aws:iam::{ACCOUNT}:policy/github-actions/{guard.inputs['namePrefix']}1"
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+        assert not allows(inline, action, guard_arn), action
+    for action in ("iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"):
+        assert not allows(inline, action, role.outputs["arn"]), action
+    # The other CI roles carry no guard: their scope is their own stack.
+    assert len(default_run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")) == 1

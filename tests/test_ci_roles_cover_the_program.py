@@ -5,8 +5,10 @@ resource type the program registers for a committed stack, this names the API ca
 it takes and evaluates them against the bootstrap's deploy policy for that stack. A new
 resource type without an entry here fails the test, so the two cannot drift apart silently.
 
-The evaluator below handles what the bootstrap's documents use: Allow statements, wildcard
-actions and resources, and the condition operators StringEquals, StringLike and ArnLike.
+The evaluator below handles what the bootstrap's documents use: Allow and (explicit, winning)
+Deny statements, wildcard actions and resources, and the condition operators StringEquals,
+StringLike and ArnLike. The pull-request environments' role (stacks pr-*) is evaluated the same
+way against a pr-123 stack made from the template.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from bootstrap.iam_documents import StackScope, deploy_policy, preview_policy
+from bootstrap.iam_documents import (
+    PULL_REQUEST_STACKS,
+    StackScope,
+    deploy_policy,
+    preview_policy,
+    pull_request_environment_policy,
+    pull_request_guard_policy,
+)
 from plan.mocks import ACCOUNT
 from tests.conftest import AWS_STACKS, stack_run
 from tests.harness import Registered, run_stack, web_task
@@ -268,9 +277,19 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool
     for operator, tests in condition.items():
         for key, expected in tests.items():
             actual = context.get(key)
+            if operator == "Null":
+                # "false": the key is in the request; "true": it is not.
+                if (actual is None) != (str(expected).lower() == "true"):
+                    return False
+                continue
+            patterns = _as_list(expected)
+            if operator == "StringNotLike":
+                # A negated operator holds when the key is absent (IAM's rule).
+                if actual is not None and any(fnmatch.fnmatchcase(actual, p) for p in patterns):
+                    return False
+                continue
             if actual is None:
                 return False
-            patterns = _as_list(expected)
             if operator == "StringEquals" and actual not in patterns:
                 return False
             if operator in ("StringLike", "ArnLike") and not any(
@@ -282,19 +301,24 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool
     return True
 
 
+def _applies(statement: dict[str, Any], action: str, resource: str, context: dict[str, str]):
+    return (
+        any(fnmatch.fnmatch(action.lower(), a.lower()) for a in _as_list(statement["Action"]))
+        and any(fnmatch.fnmatchcase(resource, r) for r in _as_list(statement["Resource"]))
+        and _condition_holds(statement.get("Condition", {}), context)
+    )
+
+
 def allowed(policy: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
-    """Whether an Allow statement covers the call (the documents have no Deny)."""
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        if not any(
-            fnmatch.fnmatch(action.lower(), a.lower()) for a in _as_list(statement["Action"])
-        ):
-            continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in _as_list(statement["Resource"])):
-            continue
-        if _condition_holds(statement.get("Condition", {}), context):
-            return True
-    return False
+    """Whether an Allow statement covers the call and no Deny statement does (IAM: an explicit
+    Deny wins; the pull-request role's document has one)."""
+    statements = policy["Statement"]
+    assert {s["Effect"] for s in statements} <= {"Allow", "Deny"}
+    if any(s["Effect"] == "Deny" and _applies(s, action, resource, context) for s in statements):
+        return False
+    return any(
+        s["Effect"] == "Allow" and _applies(s, action, resource, context) for s in statements
+    )
 
 
 def call_target(
@@ -448,3 +472,156 @@ def test_deploy_role_may_create_the_domain_certificate_and_the_apps_policies() -
     assert not allowed(policy, "iam:AttachRolePolicy", role_arn, {"iam:PolicyARN": broad})
     # Private keys of exportable certificates stay out of CI's reach.
     assert not allowed(policy, "acm:ExportCertificate", "*", {})
+
+
+RELEASE_REPOSITORY = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/elixir-devops-release"
+
+
+def pull_request_policy() -> dict[str, Any]:
+    """The PR role's inline policy and its attached guard, evaluated together as IAM does."""
+    inline = pull_request_environment_policy(scope(PULL_REQUEST_STACKS), RELEASE_REPOSITORY)
+    guard = pull_request_guard_policy()
+    return {"Statement": [*inline["Statement"], *guard["Statement"]]}
+
+
+def test_pull_request_role_may_create_everything_a_pr_stack_registers() -> None:
+    """The same evaluation as the deploy roles', for pr-123 made from the template."""
+    run = run_stack("pr-123")
+    assert run.error is None, run.error
+    policy = pull_request_policy()
+    missing = [
+        f"{resource_type}: {action}"
+        for resource_type in sorted({r.type for r in run.custom() if r.type.startswith("aws:")})
+        for action in CREATE_CALLS[resource_type]
+        if not allowed(policy, action, *call_target(resource_type, action, run, "pr-123"))
+    ]
+    assert not missing, "the pull-request role lacks:\n" + "\n".join(missing)
+    for role in run.of_type("aws:iam/role:Role"):
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{role.outputs['name']}"
+        assert allowed(
+            policy, "iam:PassRole", arn, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        )
+
+
+@pytest.mark.parametrize("other", ["dev", "staging", "prod"])
+def test_pull_request_role_admits_pr_names_only(other: str) -> None:
+    policy = pull_request_policy()
+    bucket = "arn:aws:s3:::elixir-devops-state-1"
+    for stack, expected in (("pr-123", True), ("pr-9", True), (other, False)):
+        role = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{stack}-execution-1a2b3c4"
+        tags = {"aws:ResourceTag/stack": stack, "aws:RequestTag/stack": stack}
+        checks = {
+            "state": allowed(
+                policy, "s3:PutObject", f"{bucket}/.pulumi/stacks/elixir-devops/{stack}.json", {}
+            ),
+            "history": allowed(
+                policy, "s3:PutObject", f"{bucket}/.pulumi/history/elixir-devops/{stack}/x.json", {}
+            ),
+            "lock": allowed(
+                policy,
+                "s3:PutObject",
+                f"{bucket}/.pulumi/locks/organization/elixir-devops/{stack}/l.json",
+                {},
+            ),
+            "role": allowed(policy, "iam:PutRolePolicy", role, {}),
+            "pass": allowed(
+                policy, "iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            ),
+            "policy": allowed(policy, "iam:CreatePolicy", role.replace(":role/", ":policy/"), {}),
+            "key": allowed(policy, "kms:ScheduleKeyDeletion", "*", tags),
+            "new key": allowed(policy, "kms:CreateKey", "*", tags),
+            "bucket": allowed(
+                policy, "s3:DeleteBucket", f"arn:aws:s3:::elixir-app-{stack}-alb-logs-1", {}
+            ),
+        }
+        assert checks == dict.fromkeys(checks, expected), (stack, checks)
+    # The prefixes are whole words: elixir-app-prod-* is no pr-* name.
+    assert not allowed(
+        policy,
+        "iam:PassRole",
+        f"arn:aws:iam::{ACCOUNT}:role/elixir-app-prod-x",
+        {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+    )
+    assert not allowed(
+        policy, "s3:GetObject", f"{bucket}/.pulumi/stacks/elixir-devops/prod.json", {}
+    )
+    # Its own secrets key only: scope() gives the pr-* scope the key ".../key/pr-*".
+    assert allowed(policy, "kms:Decrypt", f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/pr-*", {})
+    assert not allowed(policy, "kms:Decrypt", f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/{other}", {})
+
+
+def test_pull_request_role_never_touches_the_release_registry() -> None:
+    """Pull-request code must not push over, or delete, what prod runs."""
+    policy = pull_request_policy()
+    own = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/elixir-app-pr-123-repository-1a2b3c4"
+    for action in (
+        "ecr:PutImage",
+        "ecr:BatchDeleteImage",
+        "ecr:DeleteRepository",
+        "ecr:SetRepositoryPolicy",
+        "ecr:PutLifecyclePolicy",
+    ):
+        assert allowed(policy, action, own, {}), action
+        assert not allowed(policy, action, RELEASE_REPOSITORY, {}), action
+
+
+def test_the_evaluation_honours_an_explicit_deny() -> None:
+    policy = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "ecr:PutImage", "Resource": RELEASE_REPOSITORY},
+        ]
+    }
+    assert allowed(policy, "ecr:PutImage", "arn:aws:ecr:eu-west-1:1:repository/x", {})
+    assert not allowed(policy, "ecr:PutImage", RELEASE_REPOSITORY, {})
+
+
+GUARDED_CALLS = [
+    "ecs:DeleteService",
+    "ecs:UpdateService",
+    "ecs:TagResource",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:RemoveTags",
+    "rds:DeleteDBInstance",
+    "rds:ModifyDBInstance",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "ec2:DeleteVpc",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateTags",
+    "logs:DeleteLogGroup",
+    "logs:PutRetentionPolicy",
+    "sns:Subscribe",
+    "cloudwatch:DeleteAlarms",
+    "lambda:DeleteFunction",
+    "ecr:BatchDeleteImage",
+    "events:PutTargets",
+    "application-autoscaling:DeregisterScalableTarget",
+]
+
+
+@pytest.mark.parametrize("action", GUARDED_CALLS)
+def test_pull_request_code_cannot_touch_resources_of_other_stacks(action: str) -> None:
+    """Service statements are on *; the guard denies acting on what another stack tagged."""
+    policy = pull_request_policy()
+    for stack in ("dev", "staging", "prod"):
+        assert not allowed(policy, action, "*", {"aws:ResourceTag/stack": stack}), stack
+    # Its own pr-* resources, and requests without a stack tag (creation), stay allowed.
+    assert allowed(policy, action, "*", {"aws:ResourceTag/stack": "pr-123"})
+    assert allowed(policy, action, "*", {})
+
+
+def test_the_evaluation_knows_null_and_negated_conditions() -> None:
+    deny = {
+        "Effect": "Deny",
+        "Action": "ecs:DeleteService",
+        "Resource": "*",
+        "Condition": {
+            "Null": {"aws:ResourceTag/stack": "false"},
+            "StringNotLike": {"aws:ResourceTag/stack": "pr-*"},
+        },
+    }
+    policy = {"Statement": [{"Effect": "Allow", "Action": "ecs:*", "Resource": "*"}, deny]}
+    assert not allowed(policy, "ecs:DeleteService", "*", {"aws:ResourceTag/stack": "prod"})
+    assert allowed(policy, "ecs:DeleteService", "*", {"aws:ResourceTag/stack": "pr-1"})
+    assert allowed(policy, "ecs:DeleteService", "*", {})

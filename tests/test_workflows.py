@@ -287,14 +287,12 @@ def test_fork_pull_requests_skip_cloud_steps_with_a_notice() -> None:
     assert notice.get("permissions") == {}
 
 
-def test_pulumi_runs_tag_the_image_with_the_commit_sha() -> None:
+def test_previews_tag_the_image_with_the_commit_sha() -> None:
+    """Deploys run the build job's digest instead (tests/test_workflows_promotion.py)."""
     steps = [
-        step
-        for name in ("preview.yml", "deploy.yml")
-        for job in jobs(name).values()
-        for step in steps_using(job, PULUMI_ACTION)
+        step for job in jobs("preview.yml").values() for step in steps_using(job, PULUMI_ACTION)
     ]
-    assert len(steps) == 4  # preview (matrix) + dev, staging, prod
+    assert len(steps) == 1  # the preview matrix
     for step in steps:
         config = yaml.safe_load(step["with"]["config-map"])
         assert config == {"elixir-devops:imageTag": {"value": "${{ github.sha }}", "secret": False}}
@@ -320,9 +318,10 @@ def environment_of(job: dict[str, Any]) -> str | None:
     return environment.get("name") if isinstance(environment, dict) else environment
 
 
-def test_deploy_runs_on_push_to_main_only() -> None:
+def test_deploy_runs_on_push_to_main_or_by_hand() -> None:
     on = triggers(load(WORKFLOWS / "deploy.yml"))
-    assert set(on) == {"push"}
+    # workflow_dispatch: rerun a promotion of main (e.g. with a logged scan-gate override).
+    assert set(on) == {"push", "workflow_dispatch"}
     assert on["push"]["branches"] == ["main"]
 
 
@@ -332,10 +331,12 @@ def test_deploys_go_dev_then_staging_then_prod_after_the_tests() -> None:
     all_deploy_jobs = jobs("deploy.yml")
     test_job = all_deploy_jobs["test"]
     assert test_job["uses"] == "./.github/workflows/test.yml"
-    previous = "test"
+    assert all_deploy_jobs["build"]["needs"] == "test"
+    previous = "build"
     for stack in AWS_STACKS:
         job_id, job = by_stack[stack]
-        assert job["needs"] == previous, f"{job_id} must wait for {previous}"
+        needs = job["needs"] if isinstance(job["needs"], list) else [job["needs"]]
+        assert previous in needs, f"{job_id} must wait for {previous}"
         previous = job_id
 
 
@@ -392,7 +393,9 @@ def test_id_token_write_exactly_where_oidc_is_used() -> None:
 
 def test_pull_request_write_only_where_comments_are_posted() -> None:
     for workflow, job_id, job in all_jobs():
-        comments = any(s["with"].get("comment-on-pr") for s in steps_using(job, PULUMI_ACTION))
+        comments = any(
+            s.get("with", {}).get("comment-on-pr") for s in steps_using(job, PULUMI_ACTION)
+        ) or any("scripts.pr_env comment" in s.get("run", "") for s in job.get("steps", []))
         permissions = job.get("permissions") or {}
         assert (permissions.get("pull-requests") == "write") == comments, f"{workflow}:{job_id}"
 

@@ -16,18 +16,23 @@ import pulumi_aws as aws
 from components.urns import LEGACY_SERVICE_TYPE, former_parent
 
 
-def capacity_strategy(fargate_spot: bool) -> list[tuple[str, int, int]]:
-    """(provider, base, weight): the first task always on on-demand Fargate; beyond it,
-    3 of 4 on Spot when allowed."""
+def capacity_strategy(fargate_spot: bool, on_demand_base: int = 1) -> list[tuple[str, int, int]]:
+    """(provider, base, weight): the first ``on_demand_base`` tasks on on-demand Fargate; beyond
+    them, 3 of 4 on Spot when allowed. A base of 0 with Spot puts every task on Spot (the
+    pull-request environments: interruptions are acceptable there, the price is not)."""
     if not fargate_spot:
         return [("FARGATE", 1, 1)]
-    return [("FARGATE", 1, 1), ("FARGATE_SPOT", 0, 3)]
+    if on_demand_base == 0:
+        return [("FARGATE_SPOT", 0, 1)]
+    return [("FARGATE", on_demand_base, 1), ("FARGATE_SPOT", 0, 3)]
 
 
 @dataclass(frozen=True)
 class ClusterArgs:
     fargate_spot: bool = False
     """Default capacity strategy of the cluster: Spot beyond the first task when True."""
+    on_demand_base: int = 1
+    """With Spot: tasks that always run on on-demand Fargate (0: every task on Spot)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable child."""
 
@@ -57,7 +62,9 @@ class Cluster(pulumi.ComponentResource):
                 aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
                     capacity_provider=provider, base=base, weight=weight
                 )
-                for provider, base, weight in capacity_strategy(args.fargate_spot)
+                for provider, base, weight in capacity_strategy(
+                    args.fargate_spot, args.on_demand_base
+                )
             ],
             opts=self._child(),
         )

@@ -80,6 +80,8 @@ class ServiceArgs:
     """Autoscaling keeps average CPU near this."""
     fargate_spot: bool = False
     """Run tasks beyond the first on Fargate Spot."""
+    on_demand_base: int = 1
+    """With Spot: tasks that always run on on-demand Fargate (0: every task on Spot)."""
     load_balancer: LoadBalancerAttachment | None = None
     """None - a service nothing routes to (e.g. a worker)."""
     registry_arn: pulumi.Input[str] | None = None
@@ -112,7 +114,9 @@ class Service(pulumi.ComponentResource):
                 aws.ecs.ServiceCapacityProviderStrategyArgs(
                     capacity_provider=provider, base=base, weight=weight
                 )
-                for provider, base, weight in capacity_strategy(args.fargate_spot)
+                for provider, base, weight in capacity_strategy(
+                    args.fargate_spot, args.on_demand_base
+                )
             ],
             # Without it the provider replaces the service when the capacity strategy changes
             # (fargateSpot on/off): a second service on the same target group, alarms and
