@@ -329,6 +329,16 @@ def test_an_unknown_stack_is_refused_naming_the_committed_ones() -> None:
     assert "Pulumi.qa.yaml" in completed.stderr and "dev, local, prod, staging" in completed.stderr
 
 
+def test_a_pull_request_stack_plans_the_committed_template() -> None:
+    """make plan STACK=pr-<number> before the workflow materialises Pulumi.pr-<number>.yaml."""
+    plan = stack_plan(readme.PR_EXAMPLE)
+    assert plan.stack == "pr-1" and plan.region == "eu-west-1"
+    fargate = [i for i in plan.cost.items if i.component == "Service" and "Fargate" in i.item]
+    assert fargate and all("Spot" in i.item for i in fargate)
+    assert not [i for i in plan.cost.items if "NAT" in i.item]
+    assert any("db.t4g.micro, Single-AZ" in i.item for i in plan.cost.items)
+
+
 # -- the diagram ------------------------------------------------------------------------------
 
 
@@ -391,7 +401,7 @@ def test_the_committed_diagram_files_are_current(stack: str) -> None:
 
 def test_readme_cost_table_and_prod_diagram_are_the_plans_output() -> None:
     text = README.read_text()
-    plans = [stack_plan(stack) for stack in STACKS]
+    plans = [stack_plan(stack) for stack in readme.table_stacks()]
     assert readme.costs_block(plans) in text, "README is stale: run `python -m plan.readme`"
     assert readme.diagram_block(stack_plan("prod")) in text, "run `python -m plan.readme`"
     assert "[docs/plan.md](docs/plan.md)" in text
