@@ -559,6 +559,9 @@ _PREVIEW_ACTIONS: dict[str, list[str]] = {
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTargetGroups",
         "logs:DescribeLogGroups",
+        # aws.route53.get_zone (hostedZoneId): the zone's name and tags.
+        "route53:GetHostedZone",
+        "route53:ListTagsForResource",
     ],
 }
 

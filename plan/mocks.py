@@ -25,6 +25,8 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+HOSTED_ZONE = "example.com"
+"""The name of every Route 53 hosted zone the mocked account looks up (aws.route53.get_zone)."""
 
 
 def short_hash(text: str, length: int = 8) -> str:
@@ -412,6 +414,16 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             case "aws:elb/getServiceAccount:getServiceAccount":
                 # eu-west-1's Elastic Load Balancing account (AWS's access-log documentation).
                 result = {"arn": "arn:aws:iam::156460612806:root", "id": "156460612806"}
+            case "aws:route53/getZone:getZone":
+                # Every hosted zone of the mocked account is the public zone of HOSTED_ZONE.
+                zone_id = args.args.get("zoneId") or "Z0123456789ABCDEFGHIJ"
+                result = {
+                    "zoneId": zone_id,
+                    "id": zone_id,
+                    "name": HOSTED_ZONE,
+                    "privateZone": False,
+                    "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+                }
             case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
                 result = {
                     "userName": "AWS",

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bootstrap.iam_documents import preview_policy
 from components.aws.certificate import validation_record
 from config_reader import ConfigError
 from policy import guardrails as g
@@ -20,6 +21,7 @@ from settings import load
 from settings.service import LIVEVIEW_HEARTBEAT_SECONDS
 from tests.conftest import AWS_STACKS, stack_run
 from tests.harness import Registered, configure, run_stack, web_task
+from tests.test_ci_roles_cover_the_program import allowed, scope
 from tests.test_policy import evaluate, policy_resource, validate_stack
 
 DOMAIN = "shop.example.com"
@@ -96,6 +98,31 @@ def test_the_https_listener_waits_for_the_issued_certificate_and_80_redirects() 
         if r.inputs.get("cidrIpv4") == "0.0.0.0/0"
     }
     assert opened == {80, 443}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"domain": "shop.example.org"},
+        {"domain": DOMAIN, "domainAliases": ["www.example.net"]},
+        {"domain": "notexample.com"},
+    ],
+)
+def test_a_name_outside_the_hosted_zone_stops_the_run_before_any_certificate(
+    values: dict[str, Any],
+) -> None:
+    """Route 53 refuses a record outside its zone only after ACM was asked for the certificate;
+    the zone's name is looked up first (the mocked account's zones are example.com)."""
+    run = run_stack("dev", {"hostedZoneId": ZONE, **values})
+    assert run.error is not None and "holds example.com, not" in run.error, run.error
+    assert "hostedZoneId" in run.error
+    assert [r.urn for r in run.resources if r.custom] == []  # nothing registered at all
+
+
+def test_the_preview_role_may_look_the_hosted_zone_up() -> None:
+    policy = preview_policy(scope("dev"))
+    for action in ("route53:GetHostedZone", "route53:ListTagsForResource"):
+        assert allowed(policy, action, f"arn:aws:route53:::hostedzone/{ZONE}", {})
 
 
 def test_the_domain_is_an_alias_of_the_load_balancer() -> None:

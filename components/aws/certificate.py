@@ -48,7 +48,42 @@ def validation_record(
                 "type": str(option.resource_record_type),
                 "value": str(option.resource_record_value),
             }
-    raise ValueError(f"ACM asked for no validation record of {domain}")
+    raise ValueError(
+        f"ACM asked for no validation record of {domain} yet: run `pulumi refresh` (the "
+        "certificate's validation options in the state are stale), then `pulumi up` again"
+    )
+
+
+def check_hosted_zone(zone_id: str, names: Sequence[str]) -> None:
+    """Looks the zone up (``route53:GetHostedZone``) and stops the run, before anything is
+    registered, when a name is not in it: Route 53 would refuse the records only after the
+    certificate and the rest of the stack exist."""
+    zone = aws.route53.get_zone(zone_id=zone_id)
+    try:
+        names_in_zone(zone_id, zone.name, zone.private_zone, names)
+    except ValueError as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+
+def names_in_zone(
+    zone_id: str, zone_name: str, private: bool | None, names: Sequence[str]
+) -> list[str]:
+    """``names`` unchanged when every one lies in the public zone ``zone_name``; otherwise the
+    error Route 53 would give only after ACM has been asked for the certificate."""
+    zone = zone_name.rstrip(".").lower()
+    if private:
+        raise ValueError(
+            f"hostedZoneId = {zone_id!r}: {zone} is a private hosted zone; ACM validates and "
+            "browsers resolve through public DNS: give the public zone of the domain"
+        )
+    outside = [n for n in names if n != zone and not n.endswith(f".{zone}")]
+    if outside:
+        raise ValueError(
+            f"hostedZoneId = {zone_id!r} holds {zone}, not {', '.join(outside)}: set "
+            "hostedZoneId to the zone of the domain, or a domain (and domainAliases) under "
+            f"{zone}"
+        )
+    return list(names)
 
 
 class DomainCertificate(pulumi.ComponentResource):
