@@ -127,7 +127,16 @@ class GithubCiRoles(pulumi.ComponentResource):
             self.release_role_arn = self._role(
                 "release",
                 "push",
-                release_subjects(args.repository, args.deploy_branch),
+                release_subjects(
+                    args.repository,
+                    args.deploy_branch,
+                    # The prod job tags the image it deployed so that it never expires.
+                    [
+                        args.github_environments[s]
+                        for s in ("prod",)
+                        if s in args.github_environments
+                    ],
+                ),
                 f"push release images of {args.main_project} (build once, promote the digest)",
                 pulumi.Output.from_input(args.release_repository_arn).apply(
                     lambda arn: json.dumps(release_push_policy(arn))

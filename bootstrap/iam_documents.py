@@ -17,6 +17,7 @@ Who may assume what (the OIDC ``sub`` claim GitHub puts in the token):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +85,15 @@ def deploy_subjects(repository: str, github_environment: str | None, branch: str
     return [f"repo:{repository}:ref:refs/heads/{branch}"]
 
 
-def release_subjects(repository: str, branch: str) -> list[str]:
-    """OIDC subjects allowed to push release images: the deploy branch's workflow runs."""
-    return [f"repo:{repository}:ref:refs/heads/{branch}"]
+def release_subjects(
+    repository: str, branch: str, protecting_environments: Sequence[str] = ()
+) -> list[str]:
+    """OIDC subjects allowed to push release images: the deploy branch's workflow runs, and the
+    jobs of the protected environments that tag the image they deployed (``deployed-*``)."""
+    return [
+        f"repo:{repository}:ref:refs/heads/{branch}",
+        *(f"repo:{repository}:environment:{name}" for name in protecting_environments),
+    ]
 
 
 def pull_request_environment_subjects(repository: str, branch: str) -> list[str]:

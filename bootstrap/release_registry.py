@@ -37,6 +37,10 @@ CONFIGURATION_ACTIONS = (
 
 RELEASE_TAG_PREFIX = "release-"
 """Tag of each build: release-<commit sha> (the deploy workflow pushes it)."""
+DEPLOYED_TAG_PREFIX = "deployed-"
+"""Tag the prod job adds to the image it deployed (scripts/release.py protect)."""
+DEPLOYED_KEEP_COUNT = 100
+"""Deployed images kept: prod's rollback window, however far main has moved on."""
 UNTAGGED_EXPIRY_DAYS = 1
 
 
@@ -48,8 +52,9 @@ def release_lifecycle_policy(keep_count: int) -> str:
     """Expire untagged leftovers after a day; keep the newest ``keep_count`` release images.
 
     Deploys pin digests of tagged images, and tags are immutable, so an image a stack runs is
-    never untagged; it can only age out of the newest ``keep_count`` builds, which prod would
-    have to lag behind main by that many merges (docs/ci.md).
+    never untagged. Release builds age out beyond the newest ``keep_count``, except the images
+    the prod job tagged ``deployed-*`` (the newest ``DEPLOYED_KEEP_COUNT`` of them): prod keeps
+    what it runs and what it may roll back to, however far main has moved on (docs/ci.md).
     """
     rules = [
         {
@@ -64,7 +69,20 @@ def release_lifecycle_policy(keep_count: int) -> str:
             "action": {"type": "expire"},
         },
         {
+            # First: an image with a deployed-* tag is never expired by the release-* rule below
+            # (ECR: an image a higher-priority rule selects is not expired by a lower one).
             "rulePriority": 2,
+            "description": f"Keep the newest {DEPLOYED_KEEP_COUNT} deployed images",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": [DEPLOYED_TAG_PREFIX],
+                "countType": "imageCountMoreThan",
+                "countNumber": DEPLOYED_KEEP_COUNT,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 3,
             "description": f"Keep the newest {keep_count} release builds",
             "selection": {
                 "tagStatus": "tagged",

@@ -6,12 +6,16 @@ Usage (.github/workflows/deploy.yml; standard library only, so it runs before an
     python3 -m scripts.release build --repository <url> --commit <sha> [--platform linux/amd64]
     python3 -m scripts.release record --stack prod --image <ref> --deployed <stack output image>
                                       [--url <stack output url>]
+    python3 -m scripts.release protect --stack prod --image <ref>
 
 ``build`` pushes the image of ``app/`` once per commit to the release registry as
 ``release-<sha>`` and prints ``image=<repository>@sha256:<digest>`` to $GITHUB_OUTPUT: every
 deploy job deploys exactly that reference (``prebuiltImage``). A rerun for the same commit (a
 failed promotion retried with workflow_dispatch) finds the tag and reuses its digest instead of
 building a second, different image under an immutable tag.
+
+``protect`` (with the release role) tags the image a stack now runs ``deployed-<stack>-<digest>``:
+the release registry's lifecycle never expires it with the old release builds.
 
 ``record`` checks that the stack now runs that reference (its ``image`` output), writes it to
 the step summary, annotates the run and, when the DEPLOY_WEBHOOK_URL secret is set, posts the
@@ -33,6 +37,8 @@ from typing import Any
 
 TAG_PREFIX = "release-"
 """Same as bootstrap/release_registry.py's RELEASE_TAG_PREFIX (a test keeps them equal)."""
+DEPLOYED_TAG_PREFIX = "deployed-"
+"""Same as bootstrap/release_registry.py's DEPLOYED_TAG_PREFIX (a test keeps them equal)."""
 DEFAULT_PLATFORM = "linux/amd64"
 REPOSITORY_URL = r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+"
 DIGEST = r"sha256:[0-9a-f]{64}"
@@ -136,6 +142,60 @@ def build(repository: str, commit: str, platform: str, context: Path, metadata: 
     )
 
 
+def deployed_tag(stack: str, image: str) -> str:
+    """The tag that keeps ``image`` while ``stack`` may still roll back to it."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", stack):
+        raise ReleaseError(f"--stack {stack!r}: a stack name (lowercase letters, digits, '-')")
+    digest = image.rsplit("@", 1)[-1]
+    return f"{DEPLOYED_TAG_PREFIX}{stack}-{digest.removeprefix('sha256:')[:20]}"
+
+
+def protect(image: str, stack: str) -> str:
+    """Adds ``deployed-<stack>-<digest>`` to the release image ``stack`` now runs, so the
+    release registry's lifecycle keeps it (its deployed-* rule outranks the release-* one) long
+    after main has moved more than releaseKeepCount builds on. Tags are immutable: the same
+    deployment tagged twice is the same tag on the same image, and that is fine."""
+    repository, _, digest = image.partition("@")
+    image_reference(repository, digest)  # validates both halves
+    tag = deployed_tag(stack, image)
+    registry, name = repository.split(".", 1)[0], repository.split("/", 1)[1]
+    fetched = _run(
+        [
+            "aws", "ecr", "batch-get-image",
+            "--registry-id", registry,
+            "--repository-name", name,
+            "--image-ids", f"imageDigest={digest}",
+            "--output", "json",
+        ],
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    if fetched.returncode != 0:
+        raise ReleaseError(f"aws ecr batch-get-image failed: {fetched.stderr.strip()}")
+    images = json.loads(fetched.stdout or "{}").get("images") or []
+    if not images:
+        raise ReleaseError(f"{image} is not in the release registry (expired already?)")
+    manifest = images[0]
+    put = _run(
+        [
+            "aws", "ecr", "put-image",
+            "--registry-id", registry,
+            "--repository-name", name,
+            "--image-tag", tag,
+            "--image-manifest", str(manifest["imageManifest"]),
+            "--image-manifest-media-type", str(manifest.get("imageManifestMediaType") or ""),
+            "--image-digest", digest,
+            "--output", "json",
+        ],
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    if put.returncode != 0 and "ImageAlreadyExistsException" not in put.stderr:
+        raise ReleaseError(f"aws ecr put-image failed: {put.stderr.strip()}")
+    print(f"{repository}:{tag} keeps {digest} while {stack} may roll back to it")
+    return tag
+
+
 def deployment_text(stack: str, image: str, url: str, run_url: str, commit: str) -> str:
     parts = [f"Deployed {stack}: {image}"]
     if commit:
@@ -210,8 +270,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     record_args.add_argument("--image", required=True)
     record_args.add_argument("--deployed", required=True, help="the stack's `image` output")
     record_args.add_argument("--url", default="")
+    protect_args = commands.add_parser("protect")
+    protect_args.add_argument("--stack", required=True)
+    protect_args.add_argument("--image", required=True)
     args = parser.parse_args(argv)
     try:
+        if args.command == "protect":
+            protect(args.image, args.stack)
+            return 0
         if args.command == "build":
             reference = build(
                 args.repository, args.commit, args.platform, args.context, args.metadata_file

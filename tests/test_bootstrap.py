@@ -610,10 +610,16 @@ def test_the_release_registry_keeps_what_stacks_may_run(default_run: Run) -> Non
     lifecycle = default_run.mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs
     assert lifecycle["repository"] == "elixir-devops-release"
     rules = json.loads(lifecycle["policy"])["rules"]
-    # Never a rule over every image ("any"): only untagged leftovers and old release builds.
-    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "tagged"]
-    assert rules[1]["selection"]["tagPrefixList"] == ["release-"]
-    assert rules[1]["selection"]["countNumber"] == 500
+    # Never a rule over every image ("any"): only untagged leftovers and old release builds,
+    # and before those a rule that selects (so protects) the images prod deployed: ECR never
+    # expires an image a higher-priority rule selects by a lower-priority rule.
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "tagged", "tagged"]
+    deployed, releases = rules[1], rules[2]
+    assert deployed["selection"]["tagPrefixList"] == ["deployed-"]
+    assert deployed["rulePriority"] < releases["rulePriority"]
+    assert deployed["selection"]["countNumber"] == 100
+    assert releases["selection"]["tagPrefixList"] == ["release-"]
+    assert releases["selection"]["countNumber"] == 500
     assert default_run.exports["releaseRepositoryUrl"].endswith("/elixir-devops-release")
 
 
@@ -682,15 +688,19 @@ def test_only_the_release_role_writes_to_the_release_registry(default_run: Run) 
 def test_release_keep_count_is_a_setting() -> None:
     run = run_bootstrap({"githubRepository": REPOSITORY, "releaseKeepCount": 50})
     lifecycle = run.mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs
-    assert json.loads(lifecycle["policy"])["rules"][1]["selection"]["countNumber"] == 50
+    assert json.loads(lifecycle["policy"])["rules"][2]["selection"]["countNumber"] == 50
     with pytest.raises(ConfigError, match="releaseKeepCount"):
         run_bootstrap({"githubRepository": REPOSITORY, "releaseKeepCount": 3})
 
 
-def test_only_the_deploy_branch_pushes_release_images(default_run: Run) -> None:
+def test_only_the_deploy_branch_and_the_prod_job_push_release_images(default_run: Run) -> None:
     role = default_run.all_roles()[("release", "push")]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
-    assert trust["StringEquals"][f"{OIDC}:sub"] == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
+    # The deploy branch builds; the prod job (environment production) tags what it deployed.
+    assert sorted(trust["StringEquals"][f"{OIDC}:sub"]) == [
+        f"repo:{REPOSITORY}:environment:production",
+        f"repo:{REPOSITORY}:ref:refs/heads/main",
+    ]
     document = default_run.policy_of(role)
     assert allows(document, "ecr:PutImage", RELEASE_REPOSITORY_ARN)
     assert allows(document, "ecr:DescribeImages", RELEASE_REPOSITORY_ARN)

@@ -248,3 +248,105 @@ def test_an_unreachable_webhook_warns_but_the_deploy_stands(
     )
     assert code == 0
     assert "::warning title=Deploy notification::not delivered" in capsys.readouterr().out
+
+
+# -- protect: prod's image outlives the release builds --------------------------------------
+
+MANIFEST = json.dumps(
+    {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}
+)
+MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+FAKE_ECR_TAGGING = """
+if args[:2] == ["ecr", "batch-get-image"]:
+    print(json.dumps({answer!r}))
+if args[:2] == ["ecr", "put-image"]:
+    if {already!r}:
+        sys.stderr.write("An error occurred (ImageAlreadyExistsException) when calling the "
+                         "PutImage operation: Image with digest ... and tag ... already exists\\n")
+        sys.exit(254)
+    print("{{}}")
+"""
+
+
+def batch_get_image_answer() -> dict[str, Any]:
+    answer = {
+        "images": [
+            {
+                "registryId": "123456789012",
+                "repositoryName": "elixir-devops-release",
+                "imageId": {"imageDigest": DIGEST, "imageTag": f"release-{COMMIT}"},
+                "imageManifest": MANIFEST,
+                "imageManifestMediaType": MEDIA_TYPE,
+            }
+        ],
+        "failures": [],
+    }
+    model = botocore.session.get_session().get_service_model("ecr")
+    report = ParamValidator().validate(answer, model.operation_model("BatchGetImage").output_shape)
+    assert not report.has_errors(), report.generate_report()
+    return answer
+
+
+def run_protect(tmp_path: Path, already: bool) -> tuple[subprocess.CompletedProcess[str], Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    body = FAKE_ECR_TAGGING.format(answer=batch_get_image_answer(), already=already)
+    path = bin_dir / "aws"
+    path.write_text(FAKE.format(python=sys.executable, log=str(log), name="aws", body=body))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "scripts.release", "protect",
+            "--stack", "prod", "--image", f"{REPOSITORY}@{DIGEST}",
+        ],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return done, log
+
+
+def put_image_input(call: list[str]) -> dict[str, Any]:
+    """The PutImage request the CLI arguments make, validated against botocore's ecr model."""
+    options = {call[i][2:]: call[i + 1] for i in range(3, len(call) - 1, 2)}
+    request = {
+        "registryId": options["registry-id"],
+        "repositoryName": options["repository-name"],
+        "imageManifest": options["image-manifest"],
+        "imageManifestMediaType": options["image-manifest-media-type"],
+        "imageTag": options["image-tag"],
+        "imageDigest": options["image-digest"],
+    }
+    model = botocore.session.get_session().get_service_model("ecr")
+    report = ParamValidator().validate(request, model.operation_model("PutImage").input_shape)
+    assert not report.has_errors(), report.generate_report()
+    return request
+
+
+def test_prods_image_gets_a_deployed_tag_on_the_same_manifest(tmp_path: Path) -> None:
+    done, log = run_protect(tmp_path, already=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    fetch, put = calls(log)
+    assert fetch[:3] == ["aws", "ecr", "batch-get-image"]
+    assert fetch[fetch.index("--image-ids") + 1] == f"imageDigest={DIGEST}"
+    request = put_image_input(put)
+    assert request["imageTag"] == "deployed-prod-" + "d" * 20
+    assert request["imageTag"].startswith(release.DEPLOYED_TAG_PREFIX)
+    # The same manifest bytes and media type: the same digest, not a new image.
+    assert (request["imageManifest"], request["imageManifestMediaType"]) == (MANIFEST, MEDIA_TYPE)
+    assert request["imageDigest"] == DIGEST
+
+
+def test_tagging_the_same_deployment_again_is_not_an_error(tmp_path: Path) -> None:
+    done, _ = run_protect(tmp_path, already=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("stack", "image"),
+    [("Prod!", f"{REPOSITORY}@{DIGEST}"), ("prod", f"{REPOSITORY}:latest")],
+)
+def test_protect_refuses_a_bad_stack_or_an_image_not_pinned_by_digest(
+    stack: str, image: str
+) -> None:
+    assert release.main(["protect", "--stack", stack, "--image", image], environ={}) == 1

@@ -16,7 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from bootstrap.release_registry import RELEASE_TAG_PREFIX, release_repository_name
+from bootstrap.release_registry import (
+    DEPLOYED_TAG_PREFIX,
+    RELEASE_TAG_PREFIX,
+    release_repository_name,
+)
 from plan.mocks import ACCOUNT
 from scripts import release
 from settings import load as load_settings
@@ -89,13 +93,33 @@ def test_exactly_one_job_builds_and_it_exposes_the_digest_reference() -> None:
 
 def test_the_build_jobs_output_feeds_every_deploy_job() -> None:
     deploys = deploy_jobs()
-    assert {job["steps"][-2]["with"]["stack-name"] for job in deploys.values()} == set(AWS_STACKS)
+    stacks = {
+        up["with"]["stack-name"] for j in deploys.values() for up in steps_using(j, PULUMI_ACTION)
+    }
+    assert stacks == set(AWS_STACKS)
     for job_id, job in deploys.items():
         assert "build" in needs(job), f"{job_id} must need the build job to read its output"
         (up,) = steps_using(job, PULUMI_ACTION)
         assert config_map(up) == {
             f"{PROJECT}:prebuiltImage": {"value": BUILD_OUTPUT, "secret": False}
         }, job_id
+
+
+def test_prod_tags_the_image_it_deployed_with_the_release_role_after_pulumi_up() -> None:
+    prod = deploy_jobs()["prod"]
+    runs = [step.get("run", "") for step in prod["steps"]]
+    (protect,) = [i for i, run in enumerate(runs) if "scripts.release protect" in run]
+    assert (
+        "--stack prod" in runs[protect] and prod["steps"][protect]["env"]["IMAGE"] == BUILD_OUTPUT
+    )
+    (up,) = [i for i, s in enumerate(prod["steps"]) if str(s.get("uses", "")).startswith("pulumi/")]
+    credentials = [
+        i
+        for i, s in enumerate(prod["steps"])
+        if "configure-aws-credentials" in str(s.get("uses", ""))
+        and s["with"]["role-to-assume"] == "${{ vars.AWS_RELEASE_ROLE_ARN }}"
+    ]
+    assert credentials and up < credentials[-1] < protect
 
 
 def test_no_deploy_job_builds() -> None:
@@ -143,6 +167,7 @@ def test_the_release_is_built_for_the_platform_every_stack_runs() -> None:
 
 def test_the_release_tag_is_the_one_the_registry_lifecycle_keeps() -> None:
     assert release.TAG_PREFIX == RELEASE_TAG_PREFIX
+    assert release.DEPLOYED_TAG_PREFIX == DEPLOYED_TAG_PREFIX
     assert release.release_tag("a" * 40) == "release-" + "a" * 40
 
 
