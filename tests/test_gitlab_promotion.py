@@ -82,3 +82,11 @@ def test_merge_request_previews_still_build_their_own_image() -> None:
     preview = job("preview")
     assert any(s["name"].startswith("docker:") for s in preview["services"])
     assert "imageTag" in script_of("preview")
+
+
+def test_only_prod_tags_the_image_it_deployed_with_the_release_role() -> None:
+    script = script_of("deploy-prod")
+    assert "scripts.release protect" in script and '"$AWS_RELEASE_ROLE_ARN"' in script
+    assert job("deploy-prod")["variables"]["PROTECT_RELEASE_IMAGE"] == "true"
+    for name in ("deploy-dev", "deploy-staging"):
+        assert "PROTECT_RELEASE_IMAGE" not in job(name).get("variables", {})
