@@ -651,6 +651,16 @@ def release_push_policy(repository_arn: str) -> dict[str, Any]:
     }
 
 
+# Cloud Map's CreatePrivateDnsNamespace (clustering: true) checks these on its caller.
+_PULL_REQUEST_ROUTE53_ACTIONS = [
+    "route53:CreateHostedZone",
+    "route53:GetHostedZone",
+    "route53:List*",
+    "route53:GetChange",
+    "route53:GetHealthCheck",
+]
+
+
 def pull_request_environment_policy(
     scope: StackScope, release_repository_arn: str
 ) -> dict[str, Any]:
@@ -661,14 +671,44 @@ def pull_request_environment_policy(
     if scope.stack != PULL_REQUEST_STACKS:
         raise ValueError(f"the pull-request role is scoped to {PULL_REQUEST_STACKS}")
     document = deploy_policy(scope)
-    document["Statement"].append(
+    partition, _, account = arn_parts(scope.provider_arn)
+    for statement in document["Statement"]:
+        if statement["Sid"] == "CloudMap":
+            # Route 53 has no resource-tag condition key, so the guard cannot protect the other
+            # stacks' zones: PR code gets only what Cloud Map's CreatePrivateDnsNamespace needs
+            # from its caller (Cloud Map API permissions reference), never record writes, zone
+            # deletion or health-check changes. (A PR stack cannot use hostedZoneId.)
+            statement["Action"] = [
+                a for a in statement["Action"] if not a.startswith(("route53:", "acm:"))
+            ] + _PULL_REQUEST_ROUTE53_ACTIONS
+        if statement["Sid"] == "SecretsManager":
+            # The stacks name their secrets <resourcePrefix>-<stack>/...: a secret of another
+            # stack (tagged or not) is out of reach, not only the ones the guard sees tagged.
+            # (*SecretValue would include BatchGetSecretValue, which takes no resource.)
+            statement["Action"] = [
+                a for a in statement["Action"] if a != "secretsmanager:*SecretValue"
+            ] + ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+            statement["Resource"] = (
+                f"arn:{partition}:secretsmanager:*:{account}:secret:"
+                f"{scope.resource_prefix}-{PULL_REQUEST_STACKS}"
+            )
+    document["Statement"] += [
+        {
+            # `pulumi stack init --secrets-provider awskms://...` of a new pr-<n> stack makes the
+            # stack's data key and encrypts it with this key (the main stacks are made by an
+            # admin, so their roles only decrypt).
+            "Sid": "StackSecretsEncrypt",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey*"],
+            "Resource": scope.secrets_key_arn,
+        },
         {
             "Sid": "NotTheReleaseRegistry",
             "Effect": "Deny",
             "Action": "ecr:*",
             "Resource": release_repository_arn,
-        }
-    )
+        },
+    ]
     return document
 
 
@@ -688,7 +728,11 @@ PULL_REQUEST_GUARDED_ACTIONS = [
     "ec2:Disassociate*",
     "ec2:Detach*",
     "ec2:ReleaseAddress",
-    "ec2:CreateTags",
+    # Creating in another stack's VPC, subnet or route table (a route, a subnet, a security
+    # group): the request carries the tag of the resource it is created in.
+    "ec2:Create*",
+    "ec2:Associate*",
+    "ec2:Attach*",
     "ecs:Delete*",
     "ecs:Update*",
     "ecs:Deregister*",
@@ -700,6 +744,8 @@ PULL_REQUEST_GUARDED_ACTIONS = [
     "elasticloadbalancing:Register*",
     "elasticloadbalancing:Deregister*",
     "elasticloadbalancing:*Tags",
+    # A rule or a listener on another stack's load balancer or listener would take its traffic.
+    "elasticloadbalancing:Create*",
     "application-autoscaling:*",
     "rds:Delete*",
     "rds:Modify*",
@@ -737,6 +783,8 @@ PULL_REQUEST_GUARDED_ACTIONS = [
     "servicediscovery:Delete*",
     "servicediscovery:Update*",
     "servicediscovery:*Tag*",
+    "servicediscovery:Deregister*",
+    "acm:*",
     "events:Delete*",
     "events:Put*",
     "events:Remove*",
