@@ -34,6 +34,7 @@ from tests.test_workflows import (
     triggers,
 )
 
+CHECKOUT = "actions/checkout@"
 BUILD_OUTPUT = "${{ needs.build.outputs.image }}"
 RELEASE_IMAGE = (
     f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/{release_repository_name('elixir-devops')}"
@@ -195,9 +196,17 @@ def test_pr_environments_deploy_on_open_update_reopen_and_are_destroyed_on_close
     assert up["with"]["command"] == "up"
     assert up["with"]["upsert"] is True
     assert up["with"]["stack-name"] == "${{ steps.stack.outputs.name }}"
-    destroys = [s for s in steps_using(destroy, PULUMI_ACTION) if s.get("with")]
-    assert [s["with"]["command"] for s in destroys] == ["destroy"]
-    assert "pulumi stack rm --yes" in runs(destroy)
+    # The destroy, the stack rm and the comment are one tested command (scripts/pr_env.py): no
+    # shell that turns a failed lookup into "nothing to destroy".
+    for job_id, reason in (("destroy", "closed"), ("destroy-expired", "expired")):
+        job = workflow_jobs[job_id]
+        assert not [s for s in steps_using(job, PULUMI_ACTION) if s.get("with")], job_id
+        assert "scripts.pr_env destroy " in runs(job) and f"--reason {reason}" in runs(job)
+        assert "pulumi stack" not in runs(job), job_id
+        # Trusted code: the default branch's, not the (possibly gone) merge ref's.
+        (checkout,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith(CHECKOUT)]
+        assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert workflow_jobs["destroy-expired"]["permissions"]["pull-requests"] == "write"
 
 
 def test_stack_names_ttl_and_comment_come_from_the_tested_script() -> None:
@@ -205,7 +214,7 @@ def test_stack_names_ttl_and_comment_come_from_the_tested_script() -> None:
     for job_id in ("deploy", "destroy"):
         text = runs(workflow_jobs[job_id])
         assert "scripts.pr_env stack" in text and "scripts.pr_env materialise" in text, job_id
-        assert "scripts.pr_env comment" in text, job_id
+    assert "scripts.pr_env comment" in runs(workflow_jobs["deploy"])
     find = workflow_jobs["find-expired"]
     assert "scripts.pr_env expired" in runs(find)
     (decide,) = [s for s in find["steps"] if s.get("id") == "expired"]
