@@ -714,11 +714,12 @@ def pull_request_environment_policy(
 
 # Pull-request code runs with the PR role, whose service statements are on "*" (Pulumi names
 # those resources). This guard, a customer-managed policy of its own (the inline policy is near
-# IAM's 10,240-character limit), denies changing, deleting, retagging or reading the secrets of
-# anything tagged with another stack (stack=dev/staging/prod): the main stacks tag every resource
-# they create. It applies only where the request carries the resource's stack tag (the Null
-# test): a service or action that does not report it is not denied, so the guard can never stop
-# a pr-* stack from managing its own resources. Untagged resources are not covered.
+# IAM's 10,240-character limit), denies changing, deleting, retagging, reading the secrets of, or
+# creating in (a rule on a listener, a route or subnet in a VPC) anything tagged with another
+# stack (stack=dev/staging/prod): the main stacks tag every resource they create. It applies only
+# where the request carries the resource's stack tag (the Null test): a service or action that
+# does not report it is not denied, so the guard can never stop a pr-* stack from managing its
+# own resources. Untagged resources are not covered.
 PULL_REQUEST_GUARDED_ACTIONS = [
     "ec2:Delete*",
     "ec2:Modify*",

@@ -271,3 +271,19 @@ def test_pr_environments_use_their_own_role_and_secrets_provider() -> None:
     (up,) = steps_using(pr_workflow()["jobs"]["deploy"], PULUMI_ACTION)
     assert up["with"]["secrets-provider"] == "${{ vars.PULUMI_SECRETS_PROVIDER_PR }}"
     assert pr_workflow()["env"]["PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"] == "true"
+    # An unset variable is named before `pulumi up` (which would otherwise init the stack with
+    # the default passphrase provider and fail on a missing passphrase).
+    steps = pr_workflow()["jobs"]["deploy"]["steps"]
+    (check,) = [i for i, s in enumerate(steps) if "PULUMI_SECRETS_PROVIDER_PR" in s.get("run", "")]
+    assert steps[check]["env"]["SECRETS_PROVIDER"] == "${{ vars.PULUMI_SECRETS_PROVIDER_PR }}"
+    assert check < steps.index(up)
+
+
+def test_pr_images_are_tagged_with_the_commit_that_was_built() -> None:
+    """The deploy job checks out (and builds) the merge commit, github.sha, not the head."""
+    (up,) = steps_using(pr_workflow()["jobs"]["deploy"], PULUMI_ACTION)
+    assert config_map(up)["elixir-devops:imageTag"]["value"] == "${{ github.sha }}"
+    (checkout,) = [
+        s for s in pr_workflow()["jobs"]["deploy"]["steps"] if "checkout" in s.get("uses", "")
+    ]
+    assert "ref" not in checkout.get("with", {})
