@@ -658,6 +658,16 @@ def release_push_policy(repository_arn: str) -> dict[str, Any]:
     }
 
 
+# Cloud Map's CreatePrivateDnsNamespace (clustering: true) checks these on its caller.
+_PULL_REQUEST_ROUTE53_ACTIONS = [
+    "route53:CreateHostedZone",
+    "route53:GetHostedZone",
+    "route53:List*",
+    "route53:GetChange",
+    "route53:GetHealthCheck",
+]
+
+
 def pull_request_environment_policy(
     scope: StackScope, release_repository_arn: str
 ) -> dict[str, Any]:
@@ -668,24 +678,55 @@ def pull_request_environment_policy(
     if scope.stack != PULL_REQUEST_STACKS:
         raise ValueError(f"the pull-request role is scoped to {PULL_REQUEST_STACKS}")
     document = deploy_policy(scope)
-    document["Statement"].append(
+    partition, _, account = arn_parts(scope.provider_arn)
+    for statement in document["Statement"]:
+        if statement["Sid"] == "CloudMap":
+            # Route 53 has no resource-tag condition key, so the guard cannot protect the other
+            # stacks' zones: PR code gets only what Cloud Map's CreatePrivateDnsNamespace needs
+            # from its caller (Cloud Map API permissions reference), never record writes, zone
+            # deletion or health-check changes. (A PR stack cannot use hostedZoneId.)
+            statement["Action"] = [
+                a for a in statement["Action"] if not a.startswith(("route53:", "acm:"))
+            ] + _PULL_REQUEST_ROUTE53_ACTIONS
+        if statement["Sid"] == "SecretsManager":
+            # The stacks name their secrets <resourcePrefix>-<stack>/...: a secret of another
+            # stack (tagged or not) is out of reach, not only the ones the guard sees tagged.
+            # (*SecretValue would include BatchGetSecretValue, which takes no resource.)
+            statement["Action"] = [
+                a for a in statement["Action"] if a != "secretsmanager:*SecretValue"
+            ] + ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+            statement["Resource"] = (
+                f"arn:{partition}:secretsmanager:*:{account}:secret:"
+                f"{scope.resource_prefix}-{PULL_REQUEST_STACKS}"
+            )
+    document["Statement"] += [
+        {
+            # `pulumi stack init --secrets-provider awskms://...` of a new pr-<n> stack makes the
+            # stack's data key and encrypts it with this key (the main stacks are made by an
+            # admin, so their roles only decrypt).
+            "Sid": "StackSecretsEncrypt",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey*"],
+            "Resource": scope.secrets_key_arn,
+        },
         {
             "Sid": "NotTheReleaseRegistry",
             "Effect": "Deny",
             "Action": "ecr:*",
             "Resource": release_repository_arn,
-        }
-    )
+        },
+    ]
     return document
 
 
 # Pull-request code runs with the PR role, whose service statements are on "*" (Pulumi names
 # those resources). This guard, a customer-managed policy of its own (the inline policy is near
-# IAM's 10,240-character limit), denies changing, deleting, retagging or reading the secrets of
-# anything tagged with another stack (stack=dev/staging/prod): the main stacks tag every resource
-# they create. It applies only where the request carries the resource's stack tag (the Null
-# test): a service or action that does not report it is not denied, so the guard can never stop
-# a pr-* stack from managing its own resources. Untagged resources are not covered.
+# IAM's 10,240-character limit), denies changing, deleting, retagging, reading the secrets of, or
+# creating in (a rule on a listener, a route or subnet in a VPC) anything tagged with another
+# stack (stack=dev/staging/prod): the main stacks tag every resource they create. It applies only
+# where the request carries the resource's stack tag (the Null test): a service or action that
+# does not report it is not denied, so the guard can never stop a pr-* stack from managing its
+# own resources. Untagged resources are not covered.
 PULL_REQUEST_GUARDED_ACTIONS = [
     "ec2:Delete*",
     "ec2:Modify*",
@@ -695,7 +736,11 @@ PULL_REQUEST_GUARDED_ACTIONS = [
     "ec2:Disassociate*",
     "ec2:Detach*",
     "ec2:ReleaseAddress",
-    "ec2:CreateTags",
+    # Creating in another stack's VPC, subnet or route table (a route, a subnet, a security
+    # group): the request carries the tag of the resource it is created in.
+    "ec2:Create*",
+    "ec2:Associate*",
+    "ec2:Attach*",
     "ecs:Delete*",
     "ecs:Update*",
     "ecs:Deregister*",
@@ -707,6 +752,8 @@ PULL_REQUEST_GUARDED_ACTIONS = [
     "elasticloadbalancing:Register*",
     "elasticloadbalancing:Deregister*",
     "elasticloadbalancing:*Tags",
+    # A rule or a listener on another stack's load balancer or listener would take its traffic.
+    "elasticloadbalancing:Create*",
     "application-autoscaling:*",
     "rds:Delete*",
     "rds:Modify*",
@@ -744,6 +791,8 @@ PULL_REQUEST_GUARDED_ACTIONS = [
     "servicediscovery:Delete*",
     "servicediscovery:Update*",
     "servicediscovery:*Tag*",
+    "servicediscovery:Deregister*",
+    "acm:*",
     "events:Delete*",
     "events:Put*",
     "events:Remove*",

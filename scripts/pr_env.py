@@ -7,6 +7,7 @@ Usage (what `.github/workflows/pr-environment.yml` runs; each prints what the ne
     python -m scripts.pr_env materialise <number>    # writes Pulumi.pr-<number>.yaml
     python -m scripts.pr_env comment <number> --state deployed --url U --image I --commit C
     python -m scripts.pr_env expired --backend-url s3://bucket --open-prs prs.json [--ttl-days 3]
+    python -m scripts.pr_env destroy <number> --reason closed|expired [--run-url U]
 
 A pull request's stack is ``pr-<number>``, made from the committed template
 ``stack-templates/Pulumi.pr.yaml`` (the Pulumi CLI reads ``Pulumi.<stack>.yaml``, so the workflow
@@ -206,7 +207,52 @@ def expired(
     return sorted(doomed, key=lambda s: pr_number(s) or 0)
 
 
+# -- destroying a stack ----------------------------------------------------------------------
+
+# What the Pulumi CLI says when `pulumi stack select` finds no such stack (pkg/cmd/pulumi); any
+# other failure (credentials, the backend, a lock) is an error, never "nothing to destroy".
+NO_SUCH_STACK = re.compile(r"no stack named '[^']*' found")
+PULUMI_TIMEOUT_SECONDS = 50 * 60
+
+
+class CommandFailed(RuntimeError):
+    """A Pulumi CLI call failed: the job fails, and nothing claims the stack is gone."""
+
+
+def destroy_stack(number: str | int, *, pulumi: str = "pulumi") -> bool:
+    """Destroys the stack pr-<number> and removes it from the backend: True; False when there is
+    no such stack (a missed deploy, or the nightly job got there first). Raises CommandFailed
+    on any other failure, before or during the destroy."""
+    stack = stack_name(number)
+    selected = subprocess.run(
+        [pulumi, "stack", "select", stack, "--non-interactive"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if selected.returncode != 0:
+        if NO_SUCH_STACK.search(selected.stderr):
+            return False
+        raise CommandFailed(
+            f"pulumi stack select {stack} failed (exit {selected.returncode}): "
+            f"{selected.stderr.strip()}"
+        )
+    for command in (
+        ["destroy", "--yes", "--skip-preview", "--non-interactive", "--stack", stack],
+        ["stack", "rm", "--yes", "--non-interactive", "--stack", stack],
+    ):
+        # The output goes to the job's log as it comes.
+        done = subprocess.run([pulumi, *command], timeout=PULUMI_TIMEOUT_SECONDS, check=False)
+        if done.returncode != 0:
+            raise CommandFailed(f"pulumi {' '.join(command)} failed (exit {done.returncode})")
+    return True
+
+
 # -- the comment -----------------------------------------------------------------------------
+
+
+COMMENT_STATES = ("deployed", "destroyed", "expired")
 
 
 def comment_body(
@@ -239,8 +285,16 @@ def comment_body(
             "",
             f"Destroyed and removed{f' by {run_url}' if run_url else ''}.",
         ]
+    elif state == "expired":
+        lines += [
+            "### Live environment of this pull request",
+            "",
+            f"Expired: destroyed and removed{f' by {run_url}' if run_url else ''}, idle longer "
+            f"than `PR_ENV_TTL_DAYS` (default {DEFAULT_TTL_DAYS} days). The next push deploys it "
+            f"again; label the pull request `{KEEP_LABEL}` to keep it.",
+        ]
     else:
-        raise UsageError(f"--state {state!r}: must be deployed or destroyed")
+        raise UsageError(f"--state {state!r}: must be one of {', '.join(COMMENT_STATES)}")
     return "\n".join(lines) + "\n"
 
 
@@ -282,6 +336,16 @@ class GitHub:
     def upsert_comment(self, number: int, body: str) -> tuple[str, int]:
         """Edits this script's comment on the pull request, or creates it: ("updated"|"created",
         comment id). Only comments starting with the marker are ever touched."""
+        updated = self.update_comment(number, body)
+        if updated is not None:
+            return updated
+        created = self._request(
+            "POST", f"/repos/{self.repository}/issues/{number}/comments", {"body": body}
+        )
+        return "created", int(created["id"])
+
+    def update_comment(self, number: int, body: str) -> tuple[str, int] | None:
+        """Edits this script's comment on the pull request if there is one: ("updated", id)."""
         for comment in self.comments(number):
             if str(comment.get("body", "")).startswith(COMMENT_MARKER):
                 comment_id = int(comment["id"])
@@ -291,10 +355,7 @@ class GitHub:
                     {"body": body},
                 )
                 return "updated", comment_id
-        created = self._request(
-            "POST", f"/repos/{self.repository}/issues/{number}/comments", {"body": body}
-        )
-        return "created", int(created["id"])
+        return None
 
 
 def github_from_environment(environ: Mapping[str, str]) -> GitHub:
@@ -308,6 +369,21 @@ def github_from_environment(environ: Mapping[str, str]) -> GitHub:
     )
 
 
+def destroy_and_say_so(number: str, reason: str, run_url: str, environ: Mapping[str, str]) -> int:
+    """`destroy`: the stack goes, then the pull request's comment says so (only then)."""
+    github = github_from_environment(environ)  # checked first: a destroy nobody is told of
+    stack = stack_name(number)
+    if not destroy_stack(number):
+        print(f"no stack {stack}: nothing to destroy, the comment is left as it is")
+        return 0
+    state = "destroyed" if reason == "closed" else "expired"
+    pr = pr_number(stack)
+    assert pr is not None
+    said = github.update_comment(pr, comment_body(state, run_url=run_url))
+    print(f"destroyed and removed {stack}" + (f"; updated comment {said[1]}" if said else ""))
+    return 0
+
+
 # -- command line ----------------------------------------------------------------------------
 
 
@@ -319,11 +395,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     commands.add_parser("materialise").add_argument("number")
     comment = commands.add_parser("comment")
     comment.add_argument("number")
-    comment.add_argument("--state", required=True, choices=("deployed", "destroyed"))
+    comment.add_argument("--state", required=True, choices=COMMENT_STATES)
     comment.add_argument("--url", default="")
     comment.add_argument("--image", default="")
     comment.add_argument("--commit", default="")
     comment.add_argument("--run-url", default="")
+    destroy = commands.add_parser("destroy")
+    destroy.add_argument("number")
+    destroy.add_argument("--reason", required=True, choices=("closed", "expired"))
+    destroy.add_argument("--run-url", default="")
     expiry = commands.add_parser("expired")
     source = expiry.add_mutually_exclusive_group(required=True)
     source.add_argument("--backend-url", help="PULUMI_BACKEND_URL: lists the pr-* state files")
@@ -345,6 +425,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             )
             action, comment_id = github_from_environment(environ).upsert_comment(number, body)
             print(f"{action} comment {comment_id} on pull request #{number}")
+        elif args.command == "destroy":
+            return destroy_and_say_so(args.number, args.reason, args.run_url, environ)
         else:
             now = _parse_time(args.now) if args.now else datetime.now(UTC)
             stacks = (
@@ -367,6 +449,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(
             f"::error title=GitHub API::{error.code} {error.reason} ({error.url})", file=sys.stderr
         )
+        return 1
+    except (CommandFailed, subprocess.TimeoutExpired, OSError) as error:
+        print(f"::error title=pr_env::{error}", file=sys.stderr)
         return 1
     return 0
 

@@ -6,12 +6,12 @@ Usage (the prod deploy job, before `pulumi up`):
     python -m scripts.scan_gate --image <account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<d>
     python -m scripts.scan_gate --findings findings.json     # a saved describe-image-scan-findings
 
-With ``--image`` it waits for the scan (``aws ecr wait image-scan-complete``: every 5 s, at most
-60 times, and never longer than ``--wait-seconds``), then reads
-``aws ecr describe-image-scan-findings``. The image passes when the scan is complete (or, with
-enhanced scanning, active) and counts no finding at or above ``--fail-on`` (default CRITICAL,
-or the SCAN_GATE_FAIL_ON variable). A scan that failed, never finished or cannot scan the image
-is not a pass.
+With ``--image`` it polls ``aws ecr describe-image-scan-findings`` (every ``--poll-seconds``,
+for at most ``--wait-seconds``) until the scan has a result. The image passes when the scan is
+complete (or, with enhanced scanning, active) and counts no finding at or above ``--fail-on``
+(default CRITICAL, or the SCAN_GATE_FAIL_ON variable). A scan that failed, never finished,
+cannot scan the image, or whose findings cannot be read is not a pass (and, like any refusal,
+the override can let the image through).
 
 ``--override-reason`` (the deploy workflow's ``scan-override-reason`` input) lets a refused
 image through, and says so where reviewers look: a ``::warning::`` annotation on the run and a
@@ -26,7 +26,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,11 @@ SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 DEFAULT_FAIL_ON = "CRITICAL"
 # ScanStatus values with findings to read: basic scanning's COMPLETE, enhanced scanning's ACTIVE.
 SCANNED = frozenset({"COMPLETE", "ACTIVE"})
-WAIT_SECONDS = 330
-"""The waiter's own bound is 60 x 5 s; a little more for the API calls themselves."""
+# ScanStatus values of a scan still under way: asked again (every POLL_SECONDS, for at most
+# WAIT_SECONDS); every other status is final for the gate.
+SCANNING = frozenset({"PENDING", "IN_PROGRESS"})
+WAIT_SECONDS = 300
+POLL_SECONDS = 5
 
 _IMAGE = re.compile(
     r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
@@ -111,6 +115,12 @@ def judge(findings: Mapping[str, Any], threshold: str) -> Verdict:
     return Verdict(True, f"no finding at {threshold} or above", counts, status)
 
 
+def one_line(text: str) -> str:
+    """``text`` without line breaks: a newline in a ``::warning::`` line would let the override
+    reason start workflow commands of its own (``::add-mask::``, ``::stop-commands::``...)."""
+    return " ".join(text.split()) if text.strip() else ""
+
+
 def summary_markdown(
     image: str, verdict: Verdict, threshold: str, override: str, actor: str
 ) -> str:
@@ -143,7 +153,7 @@ def gate(
 ) -> int:
     """Prints the verdict (GitHub annotations) and appends it to the step summary: 0 or 1."""
     verdict = judge(findings, threshold)
-    override = override.strip()
+    override = one_line(override)
     if summary is not None:
         with summary.open("a", encoding="utf-8") as out:
             out.write(summary_markdown(image, verdict, threshold, override, actor))
@@ -163,8 +173,25 @@ def gate(
     return 1
 
 
-def fetch_findings(image: EcrImage, *, wait_seconds: float, aws: str = "aws") -> dict[str, Any]:
-    """Waits (bounded) for the scan of ``image``, then returns its findings from the AWS CLI."""
+def lookup_failure(status: str, description: str) -> dict[str, Any]:
+    """A findings document the gate refuses (and an override can pass), for a scan result that
+    could not be read: the refusal names what went wrong."""
+    return {"imageScanStatus": {"status": status, "description": description}}
+
+
+def fetch_findings(
+    image: EcrImage,
+    *,
+    wait_seconds: float,
+    poll_seconds: float = POLL_SECONDS,
+    aws: str = "aws",
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Polls ``describe-image-scan-findings`` for ``image`` until its scan has a result (basic
+    scanning's COMPLETE, enhanced scanning's ACTIVE, or a status that will not change), for at
+    most ``wait_seconds``. A scan not found yet (right after the push) is asked again within the
+    bound; any other failure to read the findings comes back as a status the gate refuses."""
     ids = [
         "--registry-id",
         image.registry,
@@ -175,24 +202,36 @@ def fetch_findings(image: EcrImage, *, wait_seconds: float, aws: str = "aws") ->
         "--image-id",
         f"imageDigest={image.digest}",
     ]
-    try:
-        # Exit status 255 when the scan fails or the waiter gives up: the findings' status below
-        # says which, and decides.
-        subprocess.run(
-            [aws, "ecr", "wait", "image-scan-complete", *ids], timeout=wait_seconds, check=False
-        )
-    except subprocess.TimeoutExpired:
-        print(f"::warning title=Scan gate::no scan result after {wait_seconds:.0f} s")
-    described = subprocess.run(
-        [aws, "ecr", "describe-image-scan-findings", *ids, "--output", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if described.returncode != 0:
-        raise GateError(f"aws ecr describe-image-scan-findings failed: {described.stderr.strip()}")
-    return json.loads(described.stdout)
+    deadline = clock() + wait_seconds
+    while True:
+        try:
+            described = subprocess.run(
+                [aws, "ecr", "describe-image-scan-findings", *ids, "--output", "json"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return lookup_failure("LOOKUP_FAILED", f"aws ecr describe-image-scan-findings: {error}")
+        if described.returncode == 0:
+            try:
+                findings = json.loads(described.stdout)
+            except json.JSONDecodeError as error:
+                return lookup_failure("LOOKUP_FAILED", f"unreadable findings: {error}")
+            status = str((findings.get("imageScanStatus") or {}).get("status") or "")
+            if status not in SCANNING:
+                return findings
+            waiting = findings
+        elif "ScanNotFoundException" in described.stderr:
+            waiting = lookup_failure("SCAN_NOT_FOUND", "ECR has not started scanning the image")
+        else:
+            error = described.stderr.strip() or f"exit status {described.returncode}"
+            return lookup_failure("LOOKUP_FAILED", f"aws ecr describe-image-scan-findings: {error}")
+        if clock() + poll_seconds > deadline:
+            print(f"::warning title=Scan gate::no scan result after {wait_seconds:.0f} s")
+            return waiting
+        sleep(poll_seconds)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -204,13 +243,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser.add_argument("--fail-on", default=environ.get("SCAN_GATE_FAIL_ON", ""))
     parser.add_argument("--override-reason", default="")
     parser.add_argument("--wait-seconds", type=float, default=WAIT_SECONDS)
+    parser.add_argument("--poll-seconds", type=float, default=POLL_SECONDS)
     args = parser.parse_args(argv)
     summary = environ.get("GITHUB_STEP_SUMMARY")
     try:
         threshold = fail_on(args.fail_on)
         if args.image:
             image = args.image
-            findings = fetch_findings(parse_image(image), wait_seconds=args.wait_seconds)
+            findings = fetch_findings(
+                parse_image(image), wait_seconds=args.wait_seconds, poll_seconds=args.poll_seconds
+            )
         else:
             findings = json.loads(args.findings.read_text(encoding="utf-8"))
             image = args.findings.name

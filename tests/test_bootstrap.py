@@ -738,10 +738,17 @@ def test_the_pull_request_role_trusts_pull_requests_and_the_cleanup_schedule(
 def test_the_pull_request_role_reaches_pr_state_and_its_own_key_only(default_run: Run) -> None:
     document = default_run.policy_of(default_run.all_roles()[("pr", "environments")])
     pr_key = default_run.key_arn_by_alias()["alias/elixir-devops-pr-pulumi-secrets"]
-    assert allows(document, "kms:Decrypt", pr_key)
+    # `pulumi stack init --secrets-provider awskms://<this key>` of a new pr-<n> encrypts the
+    # stack's data key: Encrypt on its own key, nobody else's.
+    for action in ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"):
+        assert allows(document, action, pr_key), action
     assert allows(document, "s3:PutObject", f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/pr-42.json")
     for stack in STACKS:
-        assert not allows(document, "kms:Decrypt", default_run.secrets_key_arn(stack)), stack
+        for action in ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"):
+            assert not allows(document, action, default_run.secrets_key_arn(stack)), stack
+        # The main stacks are made by an admin (docs/ci.md): their deploy roles only decrypt.
+        deploy = default_run.policy_of(default_run.all_roles()[(stack, "deploy")])
+        assert not allows(deploy, "kms:Encrypt", default_run.secrets_key_arn(stack)), stack
         theirs = f"{BUCKET_ARN}/.pulumi/stacks/elixir-devops/{stack}.json"
         assert not allows(document, "s3:GetObject", theirs), stack
         role = f"arn:aws:iam::{ACCOUNT}:role/elixir-app-{stack}-execution-1a2b3c4"

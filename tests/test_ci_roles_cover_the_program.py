@@ -107,11 +107,13 @@ CREATE_CALLS: dict[str, list[str]] = {
         "servicediscovery:GetNamespace",
         "servicediscovery:TagResource",
         "servicediscovery:DeleteNamespace",
-        # Cloud Map makes the namespace's private hosted zone in the VPC as the caller.
+        # Cloud Map makes the namespace's private hosted zone in the VPC as the caller (the
+        # Cloud Map API permissions reference; DeleteNamespace needs nothing more).
         "route53:CreateHostedZone",
         "route53:GetHostedZone",
-        "route53:DeleteHostedZone",
+        "route53:ListHostedZonesByName",
         "ec2:DescribeVpcs",
+        "ec2:DescribeRegions",
     ],
     "aws:servicediscovery/service:Service": [
         "servicediscovery:CreateService",
@@ -240,7 +242,6 @@ CREATE_CALLS: dict[str, list[str]] = {
         "acm:DescribeCertificate",
         "acm:AddTagsToCertificate",
         "acm:ListTagsForCertificate",
-        "acm:DeleteCertificate",
     ],
     "aws:acm/certificateValidation:CertificateValidation": ["acm:DescribeCertificate"],
     "aws:route53/record:Record": [
@@ -328,6 +329,10 @@ def call_target(
     context = {"aws:RequestTag/stack": stack, "aws:ResourceTag/stack": stack}
     if resource_type == "aws:ecr/repository:Repository" and action.startswith("kms:"):
         context["kms:ViaService"] = "ecr.eu-west-1.amazonaws.com"
+    if action.startswith("secretsmanager:"):
+        # The stack's secrets are named <resourcePrefix>-<stack>/... (the PR role is scoped so).
+        (secret, *_) = run.of_type("aws:secretsmanager/secret:Secret")
+        return secret.outputs["arn"], context
     if action.startswith("s3:"):
         (bucket,) = [b.outputs["bucket"] for b in run.of_type("aws:s3/bucket:Bucket")]
         return f"arn:aws:s3:::{bucket}", context
@@ -597,18 +602,75 @@ GUARDED_CALLS = [
     "ecr:BatchDeleteImage",
     "events:PutTargets",
     "application-autoscaling:DeregisterScalableTarget",
+    # Creating in another stack's listener, VPC or route table, or changing its service names.
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:CreateListener",
+    "ec2:CreateRoute",
+    "ec2:CreateSubnet",
+    "ec2:CreateSecurityGroup",
+    "ec2:AssociateRouteTable",
+    "ec2:AttachInternetGateway",
+    "servicediscovery:DeregisterInstance",
 ]
+OWN_SECRET = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:elixir-app-pr-123/runtime-1-AbCdEf"
 
 
 @pytest.mark.parametrize("action", GUARDED_CALLS)
 def test_pull_request_code_cannot_touch_resources_of_other_stacks(action: str) -> None:
     """Service statements are on *; the guard denies acting on what another stack tagged."""
     policy = pull_request_policy()
+    # Secrets Manager is also scoped by name: the guard is checked on the role's own names.
+    resource = OWN_SECRET if action.startswith("secretsmanager:") else "*"
     for stack in ("dev", "staging", "prod"):
-        assert not allowed(policy, action, "*", {"aws:ResourceTag/stack": stack}), stack
+        assert not allowed(policy, action, resource, {"aws:ResourceTag/stack": stack}), stack
     # Its own pr-* resources, and requests without a stack tag (creation), stay allowed.
-    assert allowed(policy, action, "*", {"aws:ResourceTag/stack": "pr-123"})
-    assert allowed(policy, action, "*", {})
+    assert allowed(policy, action, resource, {"aws:ResourceTag/stack": "pr-123"})
+    assert allowed(policy, action, resource, {})
+
+
+def test_pull_request_role_may_encrypt_a_new_stacks_data_key_with_its_own_key_only() -> None:
+    """`pulumi stack init --secrets-provider awskms://...` of pr-<n> encrypts the stack's new
+    data key through KMS; the main stacks' keys stay decrypt-only and out of its reach."""
+    policy = pull_request_policy()
+    own = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/pr-*"
+    for action in ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"):
+        assert allowed(policy, action, own, {}), action
+        for other in ("dev", "staging", "prod"):
+            key = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/{other}"
+            assert not allowed(policy, action, key, {}), (action, other)
+
+
+def test_pull_request_role_writes_no_dns_records_and_deletes_no_zone() -> None:
+    """Route 53 has no resource-tag condition key, so no guard could keep PR code off prod's
+    records or Cloud Map's zone: the role gets only what CreatePrivateDnsNamespace needs."""
+    policy = pull_request_policy()
+    zone = "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+    for action in (
+        "route53:ChangeResourceRecordSets",
+        "route53:DeleteHostedZone",
+        "route53:DeleteHealthCheck",
+        "route53:UpdateHealthCheck",
+        "route53:AssociateVPCWithHostedZone",
+    ):
+        assert not allowed(policy, action, zone, {}), action
+    # Nor certificates (a PR stack serves on its load balancer's name).
+    for action in ("acm:DeleteCertificate", "acm:RemoveTagsFromCertificate"):
+        assert not allowed(policy, action, "*", {"aws:ResourceTag/stack": "prod"}), action
+    assert allowed(policy, "route53:CreateHostedZone", "*", {})
+    assert allowed(policy, "route53:ListHostedZonesByName", "*", {})
+    # The deploy roles keep theirs (hostedZoneId: the certificate and alias records).
+    assert allowed(deploy_policy(scope("prod")), "route53:ChangeResourceRecordSets", zone, {})
+
+
+@pytest.mark.parametrize("other", ["dev", "staging", "prod"])
+def test_pull_request_role_reads_no_secret_of_another_stack_even_untagged(other: str) -> None:
+    policy = pull_request_policy()
+    untagged = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:elixir-app-{other}/runtime-1-x"
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"):
+        assert not allowed(policy, action, untagged, {}), action
+        assert allowed(policy, action, OWN_SECRET, {}), action
+    # ListSecrets takes no resource: never granted (names and tags of every secret).
+    assert not allowed(policy, "secretsmanager:ListSecrets", "*", {})
 
 
 def test_the_evaluation_knows_null_and_negated_conditions() -> None:

@@ -8,7 +8,11 @@ REST server on loopback, so the script's real HTTP calls are what is checked.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -352,6 +356,127 @@ def test_one_comment_per_pull_request_edited_by_later_pushes(github) -> None:
     # Nobody else's comment was touched.
     assert all(c["body"] == f"review comment {i}" for i, c in handler.comments.items() if i <= 150)
     assert [m for m, _ in handler.requests].count("POST") == 1
+
+
+FAKE_PULUMI = """#!{python}
+import json, sys
+with open({log!r}, "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+behaviour = json.load(open({behaviour!r}))
+verbs = {{("stack", "rm"): "rm", ("stack", "select"): "select"}}
+verb = verbs.get(tuple(sys.argv[1:3]), sys.argv[1])
+status, stderr = behaviour.get(verb, [0, ""])
+sys.stderr.write(stderr)
+sys.exit(status)
+"""
+NOT_FOUND = [255, "error: no stack named 'pr-7' found\n"]
+
+
+def destroy_pr(
+    tmp_path: Path, client: pr_env.GitHub, reason: str = "closed", **behaviour: Any
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    """`python -m scripts.pr_env destroy 7` against a stand-in `pulumi` on PATH (answering each
+    verb as told) and the fake GitHub API."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "pulumi.log"
+    log.unlink(missing_ok=True)
+    (tmp_path / "behaviour.json").write_text(json.dumps(behaviour))
+    pulumi = bin_dir / "pulumi"
+    pulumi.write_text(
+        FAKE_PULUMI.format(
+            python=sys.executable, log=str(log), behaviour=str(tmp_path / "behaviour.json")
+        )
+    )
+    pulumi.chmod(pulumi.stat().st_mode | stat.S_IEXEC)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_API_URL": client.api_url,
+        "GITHUB_REPOSITORY": client.repository,
+        "GITHUB_TOKEN": client.token,
+    }
+    run = ["--run-url", "https://github.com/acme/shop/actions/runs/9"]
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.pr_env", "destroy", "7", "--reason", reason, *run],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done, calls
+
+
+def my_comment(handler: type[FakeGitHub]) -> str:
+    (mine,) = [c for c in handler.comments.values() if c["body"].startswith(pr_env.COMMENT_MARKER)]
+    return mine["body"]
+
+
+def deployed_comment(client: pr_env.GitHub) -> None:
+    client.upsert_comment(7, pr_env.comment_body("deployed", url="http://a.example", commit="c"))
+
+
+def test_closing_destroys_removes_then_says_so(tmp_path: Path, github) -> None:
+    client, handler = github
+    deployed_comment(client)
+    done, calls = destroy_pr(tmp_path, client)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert calls == [
+        ["stack", "select", "pr-7", "--non-interactive"],
+        ["destroy", "--yes", "--skip-preview", "--non-interactive", "--stack", "pr-7"],
+        ["stack", "rm", "--yes", "--non-interactive", "--stack", "pr-7"],
+    ]
+    assert "Destroyed and removed by https://github.com/acme/shop/actions/runs/9" in my_comment(
+        handler
+    )
+
+
+def test_no_such_stack_destroys_nothing_and_claims_nothing(tmp_path: Path, github) -> None:
+    client, handler = github
+    deployed_comment(client)
+    done, calls = destroy_pr(tmp_path, client, select=NOT_FOUND)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert calls == [["stack", "select", "pr-7", "--non-interactive"]]
+    assert "nothing to destroy" in done.stdout
+    assert "Destroyed" not in my_comment(handler)
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        # The lookup itself failed (credentials, the backend): not "no such stack".
+        {"select": [255, "error: failed to load checkpoint: AccessDenied: Access Denied\n"]},
+        {"destroy": [255, "error: update failed\n"]},
+        {"rm": [255, "error: stack still has resources\n"]},
+    ],
+    ids=["lookup", "destroy", "rm"],
+)
+def test_a_failure_fails_the_job_and_leaves_the_comment(
+    tmp_path: Path, github, behaviour: dict[str, Any]
+) -> None:
+    client, handler = github
+    deployed_comment(client)
+    done, calls = destroy_pr(tmp_path, client, **behaviour)
+    assert done.returncode == 1
+    assert "::error title=pr_env::pulumi " in done.stderr
+    assert "**URL:** http://a.example" in my_comment(handler)
+    if "select" in behaviour:
+        assert len(calls) == 1  # never a destroy after a failed lookup
+    if "destroy" in behaviour:
+        assert len(calls) == 2  # never a stack rm after a failed destroy
+
+
+def test_the_nightly_expiry_says_the_environment_expired(tmp_path: Path, github) -> None:
+    client, handler = github
+    deployed_comment(client)
+    done, _ = destroy_pr(tmp_path, client, reason="expired")
+    assert done.returncode == 0, done.stdout + done.stderr
+    body = my_comment(handler)
+    assert "Expired: destroyed and removed by https://github.com/acme/shop/actions/runs/9" in body
+    assert "`keep-env`" in body
 
 
 def test_the_comment_carries_the_url_image_and_commit() -> None:

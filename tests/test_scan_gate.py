@@ -171,34 +171,47 @@ FAKE_AWS = """#!{python}
 import json, sys
 with open({log!r}, "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
-if sys.argv[1:4] == ["ecr", "wait", "image-scan-complete"]:
-    sys.exit({wait_status})
-print(open({answer!r}).read())
+with open({log!r}) as log:
+    calls = len(log.readlines())
+answers = json.load(open({answers!r}))
+answer = answers[min(calls, len(answers)) - 1]
+sys.stdout.write(answer["stdout"])
+sys.stderr.write(answer["stderr"])
+sys.exit(answer["status"])
 """
+SCAN_NOT_FOUND = {
+    "status": 254,
+    "stdout": "",
+    "stderr": "An error occurred (ScanNotFoundException) when calling the "
+    "DescribeImageScanFindings operation: Image scan does not exist for the image",
+}
 
 
-def fake_aws(tmp_path: Path, fixture: str, wait_status: int = 0) -> tuple[dict[str, str], Path]:
+def answer(fixture: str) -> dict[str, Any]:
+    return {"status": 0, "stdout": json.dumps(FIXTURES[fixture]), "stderr": ""}
+
+
+def fake_aws(tmp_path: Path, *answers: dict[str, Any]) -> tuple[dict[str, str], Path]:
+    """A stand-in `aws` on PATH answering its calls in order (the last answer repeats)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "aws.log"
-    answer = tmp_path / "answer.json"
-    answer.write_text(json.dumps(FIXTURES[fixture]))
+    answers_file = tmp_path / "answers.json"
+    answers_file.write_text(json.dumps(list(answers)))
     aws = bin_dir / "aws"
-    aws.write_text(
-        FAKE_AWS.format(
-            python=sys.executable, log=str(log), answer=str(answer), wait_status=wait_status
-        )
-    )
+    aws.write_text(FAKE_AWS.format(python=sys.executable, log=str(log), answers=str(answers_file)))
     aws.chmod(aws.stat().st_mode | stat.S_IEXEC)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
+    env["GITHUB_ACTOR"] = "octocat"
+    env.pop("SCAN_GATE_FAIL_ON", None)
     return env, log
 
 
-def test_the_image_path_waits_for_the_scan_then_reads_its_findings(tmp_path: Path) -> None:
-    env, log = fake_aws(tmp_path, "clean")
-    done = subprocess.run(
-        [sys.executable, "-m", "scripts.scan_gate", "--image", IMAGE],
+def gate_image(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "scripts.scan_gate", "--image", IMAGE]
+    return subprocess.run(
+        [*command, "--poll-seconds", "0.05", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -206,35 +219,121 @@ def test_the_image_path_waits_for_the_scan_then_reads_its_findings(tmp_path: Pat
         timeout=60,
         check=False,
     )
+
+
+def calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+IDS = [
+    "--registry-id",
+    "123456789012",
+    "--region",
+    "eu-west-1",
+    "--repository-name",
+    "elixir-devops-release",
+    "--image-id",
+    f"imageDigest={DIGEST}",
+]
+
+
+def test_the_image_path_polls_the_findings_until_the_scan_completes(tmp_path: Path) -> None:
+    env, log = fake_aws(
+        tmp_path, answer("still scanning"), answer("still scanning"), answer("clean")
+    )
+    done = gate_image(env)
     assert done.returncode == 0, done.stdout + done.stderr
-    wait, describe = [json.loads(line) for line in log.read_text().splitlines()]
-    ids = [
-        "--registry-id",
-        "123456789012",
-        "--region",
-        "eu-west-1",
-        "--repository-name",
-        "elixir-devops-release",
-        "--image-id",
-        f"imageDigest={DIGEST}",
-    ]
-    assert wait == ["ecr", "wait", "image-scan-complete", *ids]
-    assert describe == ["ecr", "describe-image-scan-findings", *ids, "--output", "json"]
+    describe = ["ecr", "describe-image-scan-findings", *IDS, "--output", "json"]
+    assert calls(log) == [describe] * 3
+
+
+def test_enhanced_scannings_active_status_is_judged_at_once(tmp_path: Path) -> None:
+    """ACTIVE (enhanced scanning) never turns COMPLETE: no waiting for it."""
+    env, log = fake_aws(tmp_path, answer("enhanced findings"))
+    done = gate_image(env, "--wait-seconds", "30", "--poll-seconds", "10")
+    assert done.returncode == 1
+    assert "1 CRITICAL" in done.stdout
+    assert len(calls(log)) == 1
+
+
+@pytest.mark.parametrize("fixture", ["scan failed", "unsupported image"])
+def test_a_final_status_other_than_a_result_is_refused_at_once(tmp_path: Path, fixture) -> None:
+    env, log = fake_aws(tmp_path, answer(fixture))
+    done = gate_image(env, "--wait-seconds", "30", "--poll-seconds", "10")
+    assert done.returncode == 1
+    assert f"scan status {FIXTURES[fixture]['imageScanStatus']['status']}" in done.stdout
+    assert len(calls(log)) == 1
+
+
+def test_every_ecr_scan_status_is_either_waited_for_or_judged() -> None:
+    model = botocore.session.get_session().get_service_model("ecr")
+    enum = set(model.shape_for("ScanStatus").enum)
+    assert scan_gate.SCANNING.issubset(enum)
+    assert scan_gate.SCANNED.issubset(enum)
+    # Only COMPLETE and ACTIVE carry findings to pass; the rest are refusals.
+    for status in enum - scan_gate.SCANNED:
+        assert not scan_gate.judge(findings(status=status), "CRITICAL").passed, status
+
+
+def test_a_scan_not_found_right_after_the_push_is_asked_again(tmp_path: Path) -> None:
+    env, log = fake_aws(tmp_path, SCAN_NOT_FOUND, SCAN_NOT_FOUND, answer("clean"))
+    done = gate_image(env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(calls(log)) == 3
 
 
 def test_a_scan_that_never_completes_is_not_a_pass(tmp_path: Path) -> None:
-    env, _ = fake_aws(tmp_path, "still scanning", wait_status=255)
-    done = subprocess.run(
-        [sys.executable, "-m", "scripts.scan_gate", "--image", IMAGE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env, log = fake_aws(tmp_path, answer("still scanning"))
+    done = gate_image(env, "--wait-seconds", "0.3")
     assert done.returncode == 1
+    assert "no scan result after 0 s" in done.stdout
     assert "scan status IN_PROGRESS" in done.stdout
+    assert 2 <= len(calls(log)) <= 10  # bounded by --wait-seconds
+
+
+def test_a_scan_that_never_appears_is_a_refusal_the_override_passes(tmp_path: Path) -> None:
+    """An image excluded from scanning: ScanNotFound until the bound, then refused (exit 1,
+    not a crash), and an override lets it through like any refusal."""
+    env, _ = fake_aws(tmp_path, SCAN_NOT_FOUND)
+    refused = gate_image(env, "--wait-seconds", "0.2")
+    assert refused.returncode == 1
+    assert "scan status SCAN_NOT_FOUND" in refused.stdout
+    passed = gate_image(env, "--wait-seconds", "0.2", "--override-reason", "scanning off, #7")
+    assert passed.returncode == 0
+    assert "::warning title=Scan gate overridden::" in passed.stdout
+
+
+def test_a_failed_lookup_is_a_refusal_the_override_passes(tmp_path: Path) -> None:
+    denied = {
+        "status": 254,
+        "stdout": "",
+        "stderr": "An error occurred (AccessDeniedException) when calling the "
+        "DescribeImageScanFindings operation: not authorized",
+    }
+    env, log = fake_aws(tmp_path, denied)
+    refused = gate_image(env)
+    assert refused.returncode == 1
+    assert "scan status LOOKUP_FAILED" in refused.stdout
+    assert "AccessDeniedException" in refused.stdout
+    assert len(calls(log)) == 1  # not retried: only a scan not found yet is
+    passed = gate_image(env, "--override-reason", "ECR down, CVE list checked by hand")
+    assert passed.returncode == 0
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "**OVERRIDDEN** by @octocat: ECR down, CVE list checked by hand" in summary
+
+
+def test_an_override_reason_cannot_inject_workflow_commands(tmp_path: Path) -> None:
+    code, out, summary = run_gate(
+        tmp_path,
+        "critical",
+        "--override-reason",
+        "fix in #42\n::add-mask::secret\r\n::stop-commands::x",
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert not [line for line in lines if line.startswith(("::add-mask::", "::stop-commands::"))]
+    assert "promoted anyway by octocat: fix in #42 ::add-mask::secret ::stop-commands::x" in out
+    assert "\n::" not in summary
 
 
 def test_an_image_outside_ecr_or_not_pinned_is_refused_by_name() -> None:

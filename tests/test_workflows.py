@@ -395,7 +395,11 @@ def test_pull_request_write_only_where_comments_are_posted() -> None:
     for workflow, job_id, job in all_jobs():
         comments = any(
             s.get("with", {}).get("comment-on-pr") for s in steps_using(job, PULUMI_ACTION)
-        ) or any("scripts.pr_env comment" in s.get("run", "") for s in job.get("steps", []))
+        ) or any(
+            command in s.get("run", "")
+            for s in job.get("steps", [])
+            for command in ("scripts.pr_env comment", "scripts.pr_env destroy")
+        )
         permissions = job.get("permissions") or {}
         assert (permissions.get("pull-requests") == "write") == comments, f"{workflow}:{job_id}"
 

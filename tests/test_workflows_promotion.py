@@ -38,6 +38,7 @@ from tests.test_workflows import (
     triggers,
 )
 
+CHECKOUT = "actions/checkout@"
 BUILD_OUTPUT = "${{ needs.build.outputs.image }}"
 RELEASE_IMAGE = (
     f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/{release_repository_name('elixir-devops')}"
@@ -220,9 +221,17 @@ def test_pr_environments_deploy_on_open_update_reopen_and_are_destroyed_on_close
     assert up["with"]["command"] == "up"
     assert up["with"]["upsert"] is True
     assert up["with"]["stack-name"] == "${{ steps.stack.outputs.name }}"
-    destroys = [s for s in steps_using(destroy, PULUMI_ACTION) if s.get("with")]
-    assert [s["with"]["command"] for s in destroys] == ["destroy"]
-    assert "pulumi stack rm --yes" in runs(destroy)
+    # The destroy, the stack rm and the comment are one tested command (scripts/pr_env.py): no
+    # shell that turns a failed lookup into "nothing to destroy".
+    for job_id, reason in (("destroy", "closed"), ("destroy-expired", "expired")):
+        job = workflow_jobs[job_id]
+        assert not [s for s in steps_using(job, PULUMI_ACTION) if s.get("with")], job_id
+        assert "scripts.pr_env destroy " in runs(job) and f"--reason {reason}" in runs(job)
+        assert "pulumi stack" not in runs(job), job_id
+        # Trusted code: the default branch's, not the (possibly gone) merge ref's.
+        (checkout,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith(CHECKOUT)]
+        assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert workflow_jobs["destroy-expired"]["permissions"]["pull-requests"] == "write"
 
 
 def test_stack_names_ttl_and_comment_come_from_the_tested_script() -> None:
@@ -230,7 +239,7 @@ def test_stack_names_ttl_and_comment_come_from_the_tested_script() -> None:
     for job_id in ("deploy", "destroy"):
         text = runs(workflow_jobs[job_id])
         assert "scripts.pr_env stack" in text and "scripts.pr_env materialise" in text, job_id
-        assert "scripts.pr_env comment" in text, job_id
+    assert "scripts.pr_env comment" in runs(workflow_jobs["deploy"])
     find = workflow_jobs["find-expired"]
     assert "scripts.pr_env expired" in runs(find)
     (decide,) = [s for s in find["steps"] if s.get("id") == "expired"]
@@ -287,3 +296,19 @@ def test_pr_environments_use_their_own_role_and_secrets_provider() -> None:
     (up,) = steps_using(pr_workflow()["jobs"]["deploy"], PULUMI_ACTION)
     assert up["with"]["secrets-provider"] == "${{ vars.PULUMI_SECRETS_PROVIDER_PR }}"
     assert pr_workflow()["env"]["PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"] == "true"
+    # An unset variable is named before `pulumi up` (which would otherwise init the stack with
+    # the default passphrase provider and fail on a missing passphrase).
+    steps = pr_workflow()["jobs"]["deploy"]["steps"]
+    (check,) = [i for i, s in enumerate(steps) if "PULUMI_SECRETS_PROVIDER_PR" in s.get("run", "")]
+    assert steps[check]["env"]["SECRETS_PROVIDER"] == "${{ vars.PULUMI_SECRETS_PROVIDER_PR }}"
+    assert check < steps.index(up)
+
+
+def test_pr_images_are_tagged_with_the_commit_that_was_built() -> None:
+    """The deploy job checks out (and builds) the merge commit, github.sha, not the head."""
+    (up,) = steps_using(pr_workflow()["jobs"]["deploy"], PULUMI_ACTION)
+    assert config_map(up)["elixir-devops:imageTag"]["value"] == "${{ github.sha }}"
+    (checkout,) = [
+        s for s in pr_workflow()["jobs"]["deploy"]["steps"] if "checkout" in s.get("uses", "")
+    ]
+    assert "ref" not in checkout.get("with", {})
