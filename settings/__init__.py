@@ -120,6 +120,13 @@ def load(
     )
     tags = reader.string_map("tags", name_pattern=r"[\w.:/=+\-@ ]{1,128}")
     service = read_service(reader, architecture)
+    if is_pr_stack and service.hosted_zone_id is not None:
+        reader.problem(
+            "hostedZoneId",
+            service.hosted_zone_id,
+            "not on a pull-request stack: the PR role may not write DNS records (docs/ci.md); "
+            "a PR environment serves on its load balancer's name",
+        )
     settings = Settings(
         project=project_name,
         stack=stack,

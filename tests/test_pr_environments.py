@@ -136,6 +136,19 @@ def test_settings_refuse_a_pr_stack_whose_names_do_not_fit_aws_naming_the_key_an
     assert "pull-request stacks of this appName fit up to 6 digits" in message
 
 
+def test_a_pr_stack_with_a_hosted_zone_is_refused_before_deploy() -> None:
+    """The PR role may not write DNS records: say so at config time, not at the first record."""
+    with pytest.raises(ConfigError) as raised:
+        template_settings(domain="pr.example.com", hostedZoneId="Z0123456789ABCDEFGHIJ")
+    assert f"{PROJECT}:hostedZoneId = 'Z0123456789ABCDEFGHIJ': not on a pull-request" in str(
+        raised.value
+    )
+    # Other stacks keep it.
+    assert load_settings(
+        "dev", {"target": "aws", "domain": "a.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+    ).service.hosted_zone_id
+
+
 def test_a_longer_app_name_shrinks_the_pr_numbers_that_fit() -> None:
     with pytest.raises(ConfigError, match="fit up to 3 digits"):
         template_settings("pr-1234", appName="elixir-shop-x")
