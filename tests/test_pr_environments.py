@@ -8,11 +8,8 @@ REST server on loopback, so the script's real HTTP calls are what is checked.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,6 +34,7 @@ from tests.harness import (
     web_service,
     web_task,
 )
+from tests.stand_ins import path_env, run_script, stand_in
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
@@ -371,8 +369,7 @@ def test_one_comment_per_pull_request_edited_by_later_pushes(github) -> None:
     assert [m for m, _ in handler.requests].count("POST") == 1
 
 
-FAKE_PULUMI = """#!{python}
-import json, sys
+FAKE_PULUMI = """import json, sys
 with open({log!r}, "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 behaviour = json.load(open({behaviour!r}))
@@ -391,34 +388,19 @@ def destroy_pr(
     """`python -m scripts.pr_env destroy 7` against a stand-in `pulumi` on PATH (answering each
     verb as told) and the fake GitHub API."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
     log = tmp_path / "pulumi.log"
     log.unlink(missing_ok=True)
     (tmp_path / "behaviour.json").write_text(json.dumps(behaviour))
-    pulumi = bin_dir / "pulumi"
-    pulumi.write_text(
-        FAKE_PULUMI.format(
-            python=sys.executable, log=str(log), behaviour=str(tmp_path / "behaviour.json")
-        )
+    fake = FAKE_PULUMI.format(log=str(log), behaviour=str(tmp_path / "behaviour.json"))
+    stand_in(bin_dir, "pulumi", fake)
+    env = path_env(
+        bin_dir,
+        GITHUB_API_URL=client.api_url,
+        GITHUB_REPOSITORY=client.repository,
+        GITHUB_TOKEN=client.token,
     )
-    pulumi.chmod(pulumi.stat().st_mode | stat.S_IEXEC)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "GITHUB_API_URL": client.api_url,
-        "GITHUB_REPOSITORY": client.repository,
-        "GITHUB_TOKEN": client.token,
-    }
     run = ["--run-url", "https://github.com/acme/shop/actions/runs/9"]
-    done = subprocess.run(
-        [sys.executable, "-m", "scripts.pr_env", "destroy", "7", "--reason", reason, *run],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_script("scripts.pr_env", "destroy", "7", "--reason", reason, *run, env=env)
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return done, calls
 
@@ -571,10 +553,6 @@ def test_stack_ages_come_from_their_state_files() -> None:
 
 
 def test_the_nightly_command_lists_the_bucket_with_the_aws_cli(tmp_path: Path) -> None:
-    import os
-    import stat
-    import subprocess
-    import sys
 
     answer = tmp_path / "listing.json"
     answer.write_text(
@@ -585,38 +563,21 @@ def test_the_nightly_command_lists_the_bucket_with_the_aws_cli(tmp_path: Path) -
     )
     log = tmp_path / "aws.log"
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    aws = bin_dir / "aws"
-    aws.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
+    stand_in(
+        bin_dir,
+        "aws",
+        "import json, sys\n"
         f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]))\n"
-        f"print(open({str(answer)!r}).read())\n"
+        f"print(open({str(answer)!r}).read())\n",
     )
-    aws.chmod(aws.stat().st_mode | stat.S_IEXEC)
     prs = tmp_path / "prs.json"
     prs.write_text(json.dumps([{"number": 8, "labels": [{"name": "bug"}]}]))
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env = path_env(bin_dir)
     env.pop("PR_ENV_TTL_DAYS", None)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.pr_env",
-            "expired",
-            "--backend-url",
-            "s3://elixir-devops-state-1",
-            "--open-prs",
-            str(prs),
-            "--now",
-            NOW.isoformat(),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_script(
+        "scripts.pr_env", "expired", "--backend-url", "s3://elixir-devops-state-1",
+        "--open-prs", str(prs), "--now", NOW.isoformat(), env=env,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["pr-8"]
     assert json.loads(log.read_text()) == [

@@ -8,10 +8,7 @@ their arguments and answer like the real ones (`describe-images` JSON or ImageNo
 from __future__ import annotations
 
 import json
-import os
-import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +20,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from scripts import release
+from tests.stand_ins import path_env, run_script, stand_in
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/elixir-devops-release"
@@ -30,8 +28,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 DIGEST = "sha256:" + "d" * 64
 OLD_DIGEST = "sha256:" + "e" * 64
 
-FAKE = """#!{python}
-import json, sys
+FAKE = """import json, sys
 args = sys.argv[1:]
 with open({log!r}, "a") as log:
     log.write(json.dumps([{name!r}, *args]) + "\\n")
@@ -74,43 +71,27 @@ def describe_images_answer(digest: str) -> dict[str, Any]:
 
 def install_fakes(tmp_path: Path, existing: str | None) -> tuple[dict[str, str], Path]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "calls.log"
     answer = describe_images_answer(existing) if existing else None
     for name, body in (
         ("aws", FAKE_AWS.format(answer=answer)),
         ("docker", FAKE_DOCKER.format(digest=DIGEST)),
     ):
-        path = bin_dir / name
-        path.write_text(FAKE.format(python=sys.executable, log=str(log), name=name, body=body))
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    env["GITHUB_OUTPUT"] = str(tmp_path / "output")
-    env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary")
+        stand_in(bin_dir, name, FAKE.format(log=str(log), name=name, body=body))
+    env = path_env(
+        bin_dir,
+        GITHUB_OUTPUT=str(tmp_path / "output"),
+        GITHUB_STEP_SUMMARY=str(tmp_path / "summary"),
+    )
     return env, log
 
 
 def run_build(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.release",
-            "build",
-            "--repository",
-            REPOSITORY,
-            "--commit",
-            COMMIT,
-            "--metadata-file",
-            str(tmp_path / "metadata.json"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    metadata = str(tmp_path / "metadata.json")
+    return run_script(
+        "scripts.release", "build", "--repository", REPOSITORY, "--commit", COMMIT,
+        "--metadata-file", metadata, env=env,
+    )  # fmt: skip
 
 
 def calls(log: Path) -> list[list[str]]:
@@ -289,19 +270,12 @@ def batch_get_image_answer() -> dict[str, Any]:
 
 def run_protect(tmp_path: Path, already: bool) -> tuple[subprocess.CompletedProcess[str], Path]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "calls.log"
     body = FAKE_ECR_TAGGING.format(answer=batch_get_image_answer(), already=already)
-    path = bin_dir / "aws"
-    path.write_text(FAKE.format(python=sys.executable, log=str(log), name="aws", body=body))
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "scripts.release", "protect",
-            "--stack", "prod", "--image", f"{REPOSITORY}@{DIGEST}",
-        ],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    stand_in(bin_dir, "aws", FAKE.format(log=str(log), name="aws", body=body))
+    done = run_script(
+        "scripts.release", "protect", "--stack", "prod", "--image", f"{REPOSITORY}@{DIGEST}",
+        env=path_env(bin_dir),
     )  # fmt: skip
     return done, log
 

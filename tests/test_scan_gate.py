@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from scripts import scan_gate
+from tests.stand_ins import path_env, run_script, stand_in
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGEST = "sha256:" + "ab" * 32
@@ -124,15 +123,7 @@ def run_gate(tmp_path: Path, fixture: str, *args: str) -> tuple[int, str, str]:
     summary = tmp_path / "summary.md"
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTOR": "octocat"}
     env.pop("SCAN_GATE_FAIL_ON", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "scripts.scan_gate", "--findings", str(path), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_script("scripts.scan_gate", "--findings", str(path), *args, env=env)
     return done.returncode, done.stdout, summary.read_text() if summary.exists() else ""
 
 
@@ -167,8 +158,7 @@ def test_the_threshold_is_configurable_and_checked(tmp_path: Path) -> None:
     assert "--fail-on 'severe': must be one of INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL" in out
 
 
-FAKE_AWS = """#!{python}
-import json, sys
+FAKE_AWS = """import json, sys
 with open({log!r}, "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 with open({log!r}) as log:
@@ -194,30 +184,20 @@ def answer(fixture: str) -> dict[str, Any]:
 def fake_aws(tmp_path: Path, *answers: dict[str, Any]) -> tuple[dict[str, str], Path]:
     """A stand-in `aws` on PATH answering its calls in order (the last answer repeats)."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "aws.log"
     answers_file = tmp_path / "answers.json"
     answers_file.write_text(json.dumps(list(answers)))
-    aws = bin_dir / "aws"
-    aws.write_text(FAKE_AWS.format(python=sys.executable, log=str(log), answers=str(answers_file)))
-    aws.chmod(aws.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
-    env["GITHUB_ACTOR"] = "octocat"
+    stand_in(bin_dir, "aws", FAKE_AWS.format(log=str(log), answers=str(answers_file)))
+    env = path_env(
+        bin_dir, GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), GITHUB_ACTOR="octocat"
+    )
     env.pop("SCAN_GATE_FAIL_ON", None)
     return env, log
 
 
 def gate_image(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "scripts.scan_gate", "--image", IMAGE]
-    return subprocess.run(
-        [*command, "--poll-seconds", "0.05", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_script(
+        "scripts.scan_gate", "--image", IMAGE, "--poll-seconds", "0.05", *args, env=env
     )
 
 
