@@ -14,7 +14,12 @@ import pulumi_docker as docker
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.aws.alarm_topic import AlarmTopic, AlarmTopicArgs
-from components.aws.certificate import DomainCertificate, DomainCertificateArgs, check_hosted_zone
+from components.aws.certificate import (
+    DomainCertificate,
+    DomainCertificateArgs,
+    check_certificate_region,
+    check_hosted_zone,
+)
 from components.aws.chat import ChatForwarder, ChatForwarderArgs
 from components.aws.cluster import Cluster, ClusterArgs
 from components.aws.database import POSTGRES_PORT, Database, DatabaseArgs, alarm_thresholds
@@ -323,6 +328,8 @@ def build_aws(settings: Settings) -> Outputs:
     tags = settings.tags
     service_settings = settings.service
     monitoring_settings = settings.monitoring
+    if service_settings.certificate_arn is not None:
+        check_certificate_region(service_settings.certificate_arn)
     if service_settings.hosted_zone_id is not None and service_settings.domain is not None:
         check_hosted_zone(
             service_settings.hosted_zone_id,

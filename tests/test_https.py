@@ -119,6 +119,16 @@ def test_a_name_outside_the_hosted_zone_stops_the_run_before_any_certificate(
     assert [r.urn for r in run.resources if r.custom] == []  # nothing registered at all
 
 
+def test_a_certificate_of_another_region_stops_the_run_before_anything_is_registered() -> None:
+    """ACM certificates are regional and an ALB takes only its own region's (mocks: eu-west-1)."""
+    other = CERTIFICATE.replace("eu-west-1", "us-east-1")
+    run = run_stack("dev", {"domain": DOMAIN, "certificateArn": other})
+    assert run.error is not None and "a certificate of us-east-1" in run.error, run.error
+    assert "load balancer is in eu-west-1" in run.error
+    assert [r.urn for r in run.resources if r.custom] == []
+    assert run_stack("dev", {"domain": DOMAIN, "certificateArn": CERTIFICATE}).error is None
+
+
 def test_the_preview_role_may_look_the_hosted_zone_up() -> None:
     policy = preview_policy(scope("dev"))
     for action in ("route53:GetHostedZone", "route53:ListTagsForResource"):

@@ -54,6 +54,19 @@ def validation_record(
     )
 
 
+def check_certificate_region(certificate_arn: str) -> None:
+    """An ALB takes only a certificate of its own region (ACM certificates are regional): stop
+    the run before anything is registered, rather than at the HTTPS listener."""
+    region = aws.get_region().region
+    certificate_region = certificate_arn.split(":")[3]
+    if certificate_region != region:
+        raise pulumi.RunError(
+            f"certificateArn = {certificate_arn!r}: a certificate of {certificate_region}, but "
+            f"the stack's load balancer is in {region}; request or import the certificate in "
+            f"{region} (or use hostedZoneId and let the stack issue one)"
+        )
+
+
 def check_hosted_zone(zone_id: str, names: Sequence[str]) -> None:
     """Looks the zone up (``route53:GetHostedZone``) and stops the run, before anything is
     registered, when a name is not in it: Route 53 would refuse the records only after the
