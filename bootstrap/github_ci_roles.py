@@ -3,7 +3,10 @@
 Creates the `token.actions.githubusercontent.com` identity provider (unless the account already
 has it) and, for each stack, a deploy role (trusted by the main branch or the stack's GitHub
 environment; manages the stack's AWS resources) and a preview role (trusted by pull requests;
-reads only). Trust and permissions are documented in ``iam_documents``.
+reads only). Trust and permissions are documented in ``iam_documents``: what is scoped to a stack
+is the role's inline policy; the service statements (on ``*``, the same for every stack) are
+customer-managed policies attached to the deploy roles and the pull-request role, which keeps
+the inline policies far from IAM's 10,240-character limit per role.
 """
 
 from __future__ import annotations
@@ -22,19 +25,23 @@ from bootstrap.iam_documents import (
     STS_AUDIENCE,
     StackScope,
     deploy_policy,
+    deploy_service_policies,
     deploy_subjects,
     preview_policy,
     preview_subjects,
     pull_request_environment_policy,
     pull_request_environment_subjects,
     pull_request_guard_policy,
+    pull_request_service_policies,
     release_push_policy,
     release_subjects,
     trust_policy,
 )
 
 # Roles live under their own IAM path, outside the <resourcePrefix>-<stack>-* names a deploy role
-# may manage: a deploy role can never rewrite its own permissions.
+# may manage: a deploy role can never rewrite its own permissions. Their customer-managed
+# policies live there too, so no CI role can edit or delete one (its ARN is
+# policy/github-actions/..., which no role's IAM statements match).
 CI_ROLE_PATH = "/github-actions/"
 
 
@@ -100,6 +107,10 @@ class GithubCiRoles(pulumi.ComponentResource):
 
         deploy: dict[str, pulumi.Output[str]] = {}
         preview: dict[str, pulumi.Output[str]] = {}
+        # One set for all deploy roles: the service statements do not depend on the stack.
+        deploy_services = self._service_policies(
+            "deploy", deploy_service_policies(), "the CI deploy roles"
+        )
         for stack in args.stacks:
             environment = args.github_environments.get(stack)
             secrets_key = pulumi.Output.from_input(args.secrets_key_arns).apply(
@@ -111,6 +122,7 @@ class GithubCiRoles(pulumi.ComponentResource):
                 deploy_subjects(args.repository, environment, args.deploy_branch),
                 f"pulumi up of {args.main_project}/{stack} from GitHub Actions",
                 self._scoped(stack, secrets_key, lambda scope, _: deploy_policy(scope)),
+                service_policies=deploy_services,
             )
             preview[stack] = self._role(
                 stack,
@@ -154,6 +166,11 @@ class GithubCiRoles(pulumi.ComponentResource):
                         pull_request_environment_policy,
                     ),
                     managed_policy=pull_request_guard_policy(),
+                    service_policies=self._service_policies(
+                        "pr",
+                        pull_request_service_policies(),
+                        "the CI role of the pull-request environments",
+                    ),
                 )
         self.register_outputs(
             {
@@ -164,6 +181,27 @@ class GithubCiRoles(pulumi.ComponentResource):
                 "pull_request_role_arn": self.pull_request_role_arn,
             }
         )
+
+    def _service_policies(
+        self, purpose: str, documents: Sequence[dict[str, Any]], holders: str
+    ) -> list[aws.iam.Policy]:
+        """The customer-managed policies of service statements, numbered from 1 in the order of
+        ``documents`` (a service that no longer fits adds a policy at the end). Under the CI
+        path like the roles: outside every name a CI role may manage."""
+        args = self._args
+        return [
+            aws.iam.Policy(
+                f"{self._name}-{purpose}-services-{number}",
+                name_prefix=f"{args.resource_prefix}-ci-{purpose}-services-{number}-"[:96],
+                path=CI_ROLE_PATH,
+                # Not the count of policies: a description change replaces the policy.
+                description=f"Service statements of {holders} (bootstrap/iam_documents.py)",
+                policy=json.dumps(document),
+                tags={**args.tags, "purpose": purpose},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for number, document in enumerate(documents, start=1)
+        ]
 
     def _scoped(
         self,
@@ -205,6 +243,7 @@ class GithubCiRoles(pulumi.ComponentResource):
         description: str,
         policy: pulumi.Output[str],
         managed_policy: dict[str, Any] | None = None,
+        service_policies: Sequence[aws.iam.Policy] = (),
     ) -> pulumi.Output[str]:
         args = self._args
         role = aws.iam.Role(
@@ -219,11 +258,23 @@ class GithubCiRoles(pulumi.ComponentResource):
             tags={**args.tags, "stack": stack, "purpose": purpose},
             opts=pulumi.ResourceOptions(parent=self),
         )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-{stack}-{purpose}-services-{number}",
+                role=role.name,
+                policy_arn=service.arn,
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+            for number, service in enumerate(service_policies, start=1)
+        ]
         aws.iam.RolePolicy(
             f"{self._name}-{stack}-{purpose}-policy",
             role=role.id,
             policy=policy,
-            opts=pulumi.ResourceOptions(parent=role),
+            # On an upgrade from roles whose inline policy held the service statements, the
+            # statements are attached before they leave the inline policy: no deploy in between
+            # is refused.
+            opts=pulumi.ResourceOptions(parent=role, depends_on=attachments),
         )
         if managed_policy is not None:
             # Customer-managed (up to 6,144 characters, not counted in the inline limit), under

@@ -17,6 +17,7 @@ Who may assume what (the OIDC ``sub`` claim GitHub puts in the token):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -292,8 +293,10 @@ def _iam_statements(scope: StackScope) -> list[dict[str, Any]]:
 # What the main stacks manage. Resource "*": these resources are auto-named by Pulumi, so a name
 # pattern would be a contract the main program does not keep; IAM (where privilege escalation
 # happens) is the part scoped by name, above, and KMS is scoped by the stack tag, below.
-# Reads are granted as Describe*/List*/Get* per service: read-only, and it keeps the role's
-# inline policy well under IAM's 10,240-character limit (a test checks the size).
+# Reads are granted as Describe*/List*/Get* per service (read-only, and shorter). These statements
+# are the same for every stack, so they are not in the role's inline policy (IAM caps a role's
+# inline policies at 10,240 characters together) but in customer-managed policies attached to it
+# (``deploy_service_policies``; 6,144 characters each, up to 10 per role).
 _DEPLOY_ACTIONS: dict[str, list[str]] = {
     "Ecr": [
         "ecr:GetAuthorizationToken",
@@ -573,15 +576,59 @@ _PREVIEW_ACTIONS: dict[str, list[str]] = {
 }
 
 
+MANAGED_POLICY_LIMIT = 6_144
+"""IAM: characters of a customer-managed policy, white space not counted."""
+
+
+def _document_size(document: dict[str, Any]) -> int:
+    """Characters IAM counts (the JSON without white space)."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def _service_statements(actions: dict[str, list[str]]) -> list[dict[str, Any]]:
+    return [
+        {"Sid": sid, "Effect": "Allow", "Action": list(names), "Resource": "*"}
+        for sid, names in actions.items()
+    ]
+
+
+def managed_policies(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``statements``, in order, in as few documents of at most MANAGED_POLICY_LIMIT characters
+    as filling each in turn gives (a new service spills into a new policy, not out of IAM's
+    limits)."""
+    documents: list[dict[str, Any]] = []
+    for statement in statements:
+        candidate = {"Version": "2012-10-17", "Statement": [statement]}
+        if _document_size(candidate) > MANAGED_POLICY_LIMIT:
+            raise ValueError(f"statement {statement['Sid']} alone exceeds a managed policy")
+        if documents:
+            grown = {**documents[-1], "Statement": [*documents[-1]["Statement"], statement]}
+            if _document_size(grown) <= MANAGED_POLICY_LIMIT:
+                documents[-1] = grown
+                continue
+        documents.append(candidate)
+    return documents
+
+
 def deploy_policy(scope: StackScope) -> dict[str, Any]:
-    """What ``pulumi up`` of one main stack needs, and no more."""
+    """The inline policy of one main stack's deploy role: what is scoped to the stack (its state
+    files and secrets key, IAM and bucket names, KMS keys by tag). The service statements are in
+    ``deploy_service_policies``; ``deploy_documents`` is everything IAM evaluates."""
     statements = _state_statements(scope, write=True) + _iam_statements(scope)
     statements += _kms_statements(scope)
-    statements += [
-        {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
-        for sid, actions in _DEPLOY_ACTIONS.items()
-    ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def deploy_service_policies() -> list[dict[str, Any]]:
+    """The customer-managed policies every deploy role carries: the services the main stacks
+    manage, on ``*`` (the same for every stack)."""
+    return managed_policies(_service_statements(_DEPLOY_ACTIONS))
+
+
+def deploy_documents(scope: StackScope) -> list[dict[str, Any]]:
+    """What ``pulumi up`` of one main stack needs, and no more: the deploy role's inline policy
+    and the managed policies attached to it, which IAM evaluates together."""
+    return [deploy_policy(scope), *deploy_service_policies()]
 
 
 def preview_policy(scope: StackScope) -> dict[str, Any]:
@@ -668,38 +715,50 @@ _PULL_REQUEST_ROUTE53_ACTIONS = [
 ]
 
 
+def _pull_request_service_actions() -> dict[str, list[str]]:
+    """The deploy roles' service actions, less what the pull-request role must not have."""
+    actions = {
+        sid: list(names) for sid, names in _DEPLOY_ACTIONS.items() if sid != "SecretsManager"
+    }
+    # Route 53 has no resource-tag condition key, so the guard cannot protect the other stacks'
+    # zones: PR code gets only what Cloud Map's CreatePrivateDnsNamespace needs from its caller
+    # (Cloud Map API permissions reference), never record writes, zone deletion or health-check
+    # changes. (A PR stack cannot use hostedZoneId.)
+    actions["CloudMap"] = [
+        a for a in actions["CloudMap"] if not a.startswith(("route53:", "acm:"))
+    ] + _PULL_REQUEST_ROUTE53_ACTIONS
+    return actions
+
+
 def pull_request_environment_policy(
     scope: StackScope, release_repository_arn: str
 ) -> dict[str, Any]:
-    """What `pulumi up`/`destroy` of the pr-* stacks needs: the deploy role's document for the
+    """The inline policy of the pr-* stacks' role: the deploy role's inline document for the
     stack pattern ``pr-*`` (state files, IAM and bucket names, KMS tags all confined to it),
-    and never the release repository, which pull-request code must not write to or delete
-    from (an explicit Deny, whatever the service statements allow)."""
+    Secrets Manager on pr-* names, and never the release repository, which pull-request code
+    must not write to or delete from (an explicit Deny, whatever the service statements of the
+    attached ``pull_request_service_policies`` allow). ``pull_request_documents`` is everything
+    IAM evaluates."""
     if scope.stack != PULL_REQUEST_STACKS:
         raise ValueError(f"the pull-request role is scoped to {PULL_REQUEST_STACKS}")
     document = deploy_policy(scope)
     partition, _, account = arn_parts(scope.provider_arn)
-    for statement in document["Statement"]:
-        if statement["Sid"] == "CloudMap":
-            # Route 53 has no resource-tag condition key, so the guard cannot protect the other
-            # stacks' zones: PR code gets only what Cloud Map's CreatePrivateDnsNamespace needs
-            # from its caller (Cloud Map API permissions reference), never record writes, zone
-            # deletion or health-check changes. (A PR stack cannot use hostedZoneId.)
-            statement["Action"] = [
-                a for a in statement["Action"] if not a.startswith(("route53:", "acm:"))
-            ] + _PULL_REQUEST_ROUTE53_ACTIONS
-        if statement["Sid"] == "SecretsManager":
+    document["Statement"] += [
+        {
             # The stacks name their secrets <resourcePrefix>-<stack>/...: a secret of another
             # stack (tagged or not) is out of reach, not only the ones the guard sees tagged.
             # (*SecretValue would include BatchGetSecretValue, which takes no resource.)
-            statement["Action"] = [
-                a for a in statement["Action"] if a != "secretsmanager:*SecretValue"
-            ] + ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
-            statement["Resource"] = (
+            "Sid": "SecretsManager",
+            "Effect": "Allow",
+            "Action": [
+                a for a in _DEPLOY_ACTIONS["SecretsManager"] if a != "secretsmanager:*SecretValue"
+            ]
+            + ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+            "Resource": (
                 f"arn:{partition}:secretsmanager:*:{account}:secret:"
                 f"{scope.resource_prefix}-{PULL_REQUEST_STACKS}"
-            )
-    document["Statement"] += [
+            ),
+        },
         {
             # `pulumi stack init --secrets-provider awskms://...` of a new pr-<n> stack makes the
             # stack's data key and encrypts it with this key (the main stacks are made by an
@@ -719,14 +778,29 @@ def pull_request_environment_policy(
     return document
 
 
+def pull_request_service_policies() -> list[dict[str, Any]]:
+    """The customer-managed policies of the pull-request role's service statements (on ``*``;
+    Secrets Manager, scoped by name, is inline)."""
+    return managed_policies(_service_statements(_pull_request_service_actions()))
+
+
+def pull_request_documents(scope: StackScope, release_repository_arn: str) -> list[dict[str, Any]]:
+    """Everything IAM evaluates for the pull-request role: its inline policy, its service
+    policies and its guard."""
+    return [
+        pull_request_environment_policy(scope, release_repository_arn),
+        *pull_request_service_policies(),
+        pull_request_guard_policy(),
+    ]
+
+
 # Pull-request code runs with the PR role, whose service statements are on "*" (Pulumi names
-# those resources). This guard, a customer-managed policy of its own (the inline policy is near
-# IAM's 10,240-character limit), denies changing, deleting, retagging, reading the secrets of, or
-# creating in (a rule on a listener, a route or subnet in a VPC) anything tagged with another
-# stack (stack=dev/staging/prod): the main stacks tag every resource they create. It applies only
-# where the request carries the resource's stack tag (the Null test): a service or action that
-# does not report it is not denied, so the guard can never stop a pr-* stack from managing its
-# own resources. Untagged resources are not covered.
+# those resources). This guard, a customer-managed policy of its own, denies changing, deleting,
+# retagging, reading the secrets of, or creating in (a rule on a listener, a route or subnet in a
+# VPC) anything tagged with another stack (stack=dev/staging/prod): the main stacks tag every
+# resource they create. It applies only where the request carries the resource's stack tag (the
+# Null test): a service or action that does not report it is not denied, so the guard can never
+# stop a pr-* stack from managing its own resources. Untagged resources are not covered.
 PULL_REQUEST_GUARDED_ACTIONS = [
     "ec2:Delete*",
     "ec2:Modify*",

@@ -3,12 +3,14 @@
 The program runs under Pulumi mocks that answer with AWS-shaped ARNs (the code parses them for the
 account, partition and region). What mocks accept but AWS or a reviewer would not is checked
 directly: trust conditions, the state bucket's protections, IAM documents linted by parliament,
-inline-policy size, and that no role can reach another stack's state or its own permissions.
+inline- and managed-policy sizes, and that no role can reach another stack's state or its own
+permissions.
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import fnmatch
 import json
 import runpy
@@ -24,10 +26,15 @@ from parliament import analyze_policy_string
 
 from bootstrap.bootstrap_settings import PROJECT_FILE, parse_settings
 from bootstrap.iam_documents import (
+    PULL_REQUEST_STACKS,
     StackScope,
     deploy_policy,
+    deploy_service_policies,
+    managed_policies,
     preview_policy,
+    pull_request_documents,
     pull_request_guard_policy,
+    pull_request_service_policies,
     tls_only_bucket_policy,
     trust_policy,
 )
@@ -89,6 +96,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs.update(
                 name=resource_id, arn=f"arn:aws:iam::{ACCOUNT}:role{inputs['path']}{resource_id}"
             )
+        elif args.typ == "aws:iam/policy:Policy":
+            resource_id = f"{inputs['namePrefix']}20260101000000000000000001"
+            outputs.update(arn=f"arn:aws:iam::{ACCOUNT}:policy{inputs['path']}{resource_id}")
         self.resources.append(Registered(args.typ, args.name, inputs, outputs))
         return resource_id, outputs
 
@@ -142,13 +152,32 @@ class Run:
             stack=stack,
         )
 
-    def policy_of(self, role: Registered) -> dict[str, Any]:
+    def inline_policy_of(self, role: Registered) -> dict[str, Any]:
         (policy,) = [
             p
             for p in self.mocks.of_type("aws:iam/rolePolicy:RolePolicy")
             if p.inputs["role"] == role.outputs["name"]
         ]
         return json.loads(policy.inputs["policy"])
+
+    def attached_policies_of(self, role: Registered) -> list[Registered]:
+        """The customer-managed policies attached to the role, in the order of attachment."""
+        by_arn = {p.outputs["arn"]: p for p in self.mocks.of_type("aws:iam/policy:Policy")}
+        return [
+            by_arn[a.inputs["policyArn"]]
+            for a in self.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            if a.inputs["role"] == role.outputs["name"]
+        ]
+
+    def documents_of(self, role: Registered) -> list[dict[str, Any]]:
+        """What IAM evaluates for the role: its inline policy and the attached policies."""
+        return [self.inline_policy_of(role)] + [
+            json.loads(p.inputs["policy"]) for p in self.attached_policies_of(role)
+        ]
+
+    def policy_of(self, role: Registered) -> dict[str, Any]:
+        """The role's documents as one (IAM evaluates them together)."""
+        return {"Statement": [s for d in self.documents_of(role) for s in d["Statement"]]}
 
 
 def run_bootstrap(config: dict[str, Any], mocks: RecordingMocks | None = None) -> Run:
@@ -446,7 +475,11 @@ def parliament_findings(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def test_permission_policies_lint_clean_with_parliament(default_run: Run) -> None:
-    documents = [default_run.policy_of(role) for role in default_run.all_roles().values()]
+    documents = [
+        document
+        for role in default_run.all_roles().values()
+        for document in default_run.documents_of(role)
+    ]
     documents.append(
         json.loads(default_run.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     )
@@ -487,8 +520,10 @@ def test_parliament_catches_a_typo() -> None:
 
 def test_policies_fit_the_inline_policy_size_limit(default_run: Run) -> None:
     for role in default_run.all_roles().values():
-        size = len(json.dumps(default_run.policy_of(role), separators=(",", ":")))
+        size = len(json.dumps(default_run.inline_policy_of(role), separators=(",", ":")))
         assert size <= INLINE_POLICY_LIMIT, (role.name, size)
+        # The service statements are attached policies: room for many more services.
+        assert size < 6_000, (role.name, size)
 
 
 def test_each_role_reaches_only_its_own_stack_state(default_run: Run) -> None:
@@ -571,9 +606,16 @@ def test_documents_as_plain_functions_match_what_the_program_registers(default_r
     """The pure functions are what the components apply (no drift between tests and program)."""
     role = default_run.roles()[("prod", "deploy")]
     expected = deploy_policy(default_run.scope("prod"))
-    assert default_run.policy_of(role) == expected
+    assert default_run.inline_policy_of(role) == expected
+    attached = [json.loads(p.inputs["policy"]) for p in default_run.attached_policies_of(role)]
+    assert attached == deploy_service_policies()
+    pr_role = default_run.all_roles()[("pr", "environments")]
+    assert default_run.documents_of(pr_role) == pull_request_documents(
+        dataclasses.replace(default_run.scope("pr"), stack=PULL_REQUEST_STACKS),
+        RELEASE_REPOSITORY_ARN,
+    )
     preview = default_run.roles()[("dev", "preview")]
-    assert default_run.policy_of(preview) == preview_policy(default_run.scope("dev"))
+    assert default_run.inline_policy_of(preview) == preview_policy(default_run.scope("dev"))
     assert json.loads(role.inputs["assumeRolePolicy"]) == trust_policy(
         PROVIDER_ARN, [f"repo:{REPOSITORY}:environment:production"]
     )
@@ -772,9 +814,9 @@ MANAGED_POLICY_LIMIT = 6_144  # IAM: a customer-managed policy, whitespace exclu
 
 def test_the_pr_role_carries_a_guard_it_cannot_remove_or_edit(default_run: Run) -> None:
     role = default_run.all_roles()[("pr", "environments")]
-    (guard,) = default_run.mocks.of_type("aws:iam/policy:Policy")
-    (attachment,) = default_run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert attachment.inputs["role"] == role.outputs["name"]
+    (guard,) = [
+        p for p in default_run.attached_policies_of(role) if p.name == "ci-pr-environments-guard"
+    ]
     assert guard.inputs["path"] == "/github-actions/"
     document = json.loads(guard.inputs["policy"])
     assert document == pull_request_guard_policy()
@@ -782,11 +824,120 @@ def test_the_pr_role_carries_a_guard_it_cannot_remove_or_edit(default_run: Run) 
     assert parliament_findings(document) == []
     # Its name is outside the <resourcePrefix>-pr-* names the PR role manages: it can neither
     # detach the guard from itself nor rewrite it.
-    inline = default_run.policy_of(role)
+    inline = default_run.inline_policy_of(role)
     guard_arn = f"arn:aws:iam::{ACCOUNT}:policy/github-actions/{guard.inputs['namePrefix']}1"
     for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
         assert not allows(inline, action, guard_arn), action
     for action in ("iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"):
         assert not allows(inline, action, role.outputs["arn"]), action
     # The other CI roles carry no guard: their scope is their own stack.
-    assert len(default_run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")) == 1
+    guards = [p for p in default_run.mocks.of_type("aws:iam/policy:Policy") if "guard" in p.name]
+    assert guards == [guard]
+
+
+def test_service_policies_are_attached_to_every_deploy_role_and_the_pr_role(
+    default_run: Run,
+) -> None:
+    """The service statements (on *) are customer-managed policies: one set shared by the deploy
+    roles, one for the PR role (plus its guard); preview and release roles carry none."""
+    expected = {
+        "deploy": deploy_service_policies(),
+        "environments": [*pull_request_service_policies(), pull_request_guard_policy()],
+    }
+    for (stack, purpose), role in default_run.all_roles().items():
+        attached = default_run.attached_policies_of(role)
+        documents = [json.loads(p.inputs["policy"]) for p in attached]
+        assert documents == expected.get(purpose, []), (stack, purpose)
+        assert len(attached) <= 10  # IAM: managed policies per role (default quota)
+    deploy_arns = {
+        stack: [p.outputs["arn"] for p in default_run.attached_policies_of(role)]
+        for (stack, purpose), role in default_run.roles().items()
+        if purpose == "deploy"
+    }
+    assert sorted(deploy_arns) == sorted(STACKS)
+    assert len({tuple(arns) for arns in deploy_arns.values()}) == 1  # the same policies
+    # The release role is unaffected: its inline push policy only.
+    release = default_run.all_roles()[("release", "push")]
+    assert len(default_run.documents_of(release)) == 1
+
+
+def test_service_policies_are_out_of_every_ci_roles_reach(default_run: Run) -> None:
+    """Under /github-actions/ like the guard: no CI role may edit, delete or detach them."""
+    policies = [p for p in default_run.mocks.of_type("aws:iam/policy:Policy")]
+    assert (
+        len(policies) == len(deploy_service_policies()) + len(pull_request_service_policies()) + 1
+    )
+    for policy in policies:
+        assert policy.inputs["path"] == "/github-actions/", policy.name
+        assert policy.inputs["namePrefix"].startswith("elixir-app-ci-"), policy.name
+        document = json.loads(policy.inputs["policy"])
+        assert len(json.dumps(document, separators=(",", ":"))) <= MANAGED_POLICY_LIMIT
+        for role in default_run.all_roles().values():
+            for action in (
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:SetDefaultPolicyVersion",
+            ):
+                assert not allows(default_run.policy_of(role), action, policy.outputs["arn"]), (
+                    role.name,
+                    action,
+                )
+            for action in ("iam:DetachRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"):
+                assert not allows(default_run.policy_of(role), action, role.outputs["arn"])
+
+
+def test_an_upgraded_bootstrap_keeps_its_roles_and_inline_policies(default_run: Run) -> None:
+    """Stacks bootstrapped before the service statements moved to managed policies: the roles,
+    their inline policies and the guard keep their names (so their URNs: same parents), the
+    inline policies only shrink, and what is new is added."""
+    names = {(r.typ, r.name) for r in default_run.mocks.resources}
+    before = {
+        *(
+            (typ, f"ci-{stack}-{purpose}{suffix}")
+            for stack in STACKS
+            for purpose in ("deploy", "preview")
+            for typ, suffix in (
+                ("aws:iam/role:Role", ""),
+                ("aws:iam/rolePolicy:RolePolicy", "-policy"),
+            )
+        ),
+        *(
+            (typ, f"ci-{role}{suffix}")
+            for role in ("release-push", "pr-environments")
+            for typ, suffix in (
+                ("aws:iam/role:Role", ""),
+                ("aws:iam/rolePolicy:RolePolicy", "-policy"),
+            )
+        ),
+        ("aws:iam/policy:Policy", "ci-pr-environments-guard"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ci-pr-environments-guard"),
+    }
+    assert before <= names, sorted(before - names)
+    added = {
+        name
+        for typ, name in names - before
+        if typ in ("aws:iam/policy:Policy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    }
+    deploy = range(1, len(deploy_service_policies()) + 1)
+    pr = range(1, len(pull_request_service_policies()) + 1)
+    assert added == {
+        *(f"ci-deploy-services-{n}" for n in deploy),
+        *(f"ci-{stack}-deploy-services-{n}" for stack in STACKS for n in deploy),
+        *(f"ci-pr-services-{n}" for n in pr),
+        *(f"ci-pr-environments-services-{n}" for n in pr),
+    }
+
+
+def test_a_service_that_no_longer_fits_starts_the_next_managed_policy() -> None:
+    def statement(sid: str, characters: int) -> dict[str, Any]:
+        return {"Sid": sid, "Effect": "Allow", "Action": f"ecs:{'A' * characters}", "Resource": "*"}
+
+    statements = [statement(f"S{i}", 1_000) for i in range(8)]
+    documents = managed_policies(statements)
+    assert [len(d["Statement"]) for d in documents] == [5, 3]
+    assert [s for d in documents for s in d["Statement"]] == statements  # order kept
+    for document in documents:
+        assert len(json.dumps(document, separators=(",", ":"))) <= MANAGED_POLICY_LIMIT
+    with pytest.raises(ValueError, match="statement Huge alone exceeds a managed policy"):
+        managed_policies([statement("Huge", MANAGED_POLICY_LIMIT)])

@@ -20,12 +20,16 @@ from typing import Any
 import pytest
 
 from bootstrap.iam_documents import (
+    MANAGED_POLICY_LIMIT,
     PULL_REQUEST_STACKS,
     StackScope,
+    deploy_documents,
     deploy_policy,
+    deploy_service_policies,
     preview_policy,
+    pull_request_documents,
     pull_request_environment_policy,
-    pull_request_guard_policy,
+    pull_request_service_policies,
 )
 from plan.mocks import ACCOUNT
 from tests.conftest import AWS_STACKS, stack_run
@@ -270,6 +274,17 @@ def scope(stack: str) -> StackScope:
     )
 
 
+def union(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """A role's inline policy and attached managed policies as one document: IAM evaluates them
+    together (an Allow in any of them allows, an explicit Deny in any of them wins)."""
+    return {"Statement": [s for document in documents for s in document["Statement"]]}
+
+
+def deploy_role_policy(stack: str) -> dict[str, Any]:
+    """Everything the stack's deploy role is granted: inline and attached."""
+    return union(deploy_documents(scope(stack)))
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -350,7 +365,7 @@ def call_target(
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_deploy_role_may_create_every_resource_the_stack_registers(stack: str) -> None:
     run = stack_run(stack)
-    policy = deploy_policy(scope(stack))
+    policy = deploy_role_policy(stack)
     types = {r.type for r in run.custom() if r.type.startswith("aws:")}
     unknown = sorted(types - set(CREATE_CALLS))
     assert not unknown, f"add the API calls creating {unknown} to CREATE_CALLS (and the role)"
@@ -369,7 +384,7 @@ def test_deploy_role_may_create_every_resource_the_stack_registers(stack: str) -
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_deploy_role_passes_only_this_stacks_roles_to_ecs(stack: str) -> None:
     run = stack_run(stack)
-    policy = deploy_policy(scope(stack))
+    policy = deploy_role_policy(stack)
     for role in run.of_type("aws:iam/role:Role"):
         arn = f"arn:aws:iam::{ACCOUNT}:role/{role.outputs['name']}"
         assert allowed(
@@ -385,7 +400,7 @@ def test_deploy_role_passes_only_this_stacks_roles_to_ecs(stack: str) -> None:
 
 
 def test_deploy_role_manages_only_keys_tagged_with_its_own_stack() -> None:
-    policy = deploy_policy(scope("dev"))
+    policy = deploy_role_policy("dev")
     own = {"aws:ResourceTag/stack": "dev", "aws:RequestTag/stack": "dev"}
     other = {"aws:ResourceTag/stack": "prod", "aws:RequestTag/stack": "prod"}
     for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"):
@@ -396,9 +411,50 @@ def test_deploy_role_manages_only_keys_tagged_with_its_own_stack() -> None:
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "production-eu"])
 def test_deploy_policy_fits_the_inline_policy_size_limit(stack: str) -> None:
-    """IAM caps a role's inline policies at 10,240 characters (whitespace not counted)."""
+    """IAM caps a role's inline policies at 10,240 characters (whitespace not counted); the
+    service statements are attached policies, so the inline one has room for years."""
     document = json.dumps(deploy_policy(scope(stack)), separators=(",", ":"))
-    assert len(document) < 10_240 - 1_000, len(document)  # room for the next service
+    assert len(document) < 6_000, len(document)
+
+
+def size(document: dict[str, Any]) -> int:
+    """Characters IAM counts against its policy size limits (no white space)."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+@pytest.mark.parametrize(
+    "policies", [deploy_service_policies, pull_request_service_policies], ids=["deploy", "pr"]
+)
+def test_service_policies_fit_the_managed_policy_size_limit_and_the_attachment_quota(
+    policies: Any,
+) -> None:
+    """IAM: 6,144 characters per customer-managed policy, 10 managed policies per role (the PR
+    role also carries its guard)."""
+    documents = policies()
+    assert documents
+    for document in documents:
+        assert size(document) <= MANAGED_POLICY_LIMIT == 6_144, size(document)
+    assert len(documents) + 1 <= 10
+
+
+def test_the_pr_role_inline_policy_has_a_large_margin_too() -> None:
+    inline = pull_request_environment_policy(scope(PULL_REQUEST_STACKS), RELEASE_REPOSITORY)
+    assert size(inline) < 6_000, size(inline)
+
+
+def test_service_statements_are_attached_not_inline_and_none_is_lost() -> None:
+    """The split changes where the statements are, not what the roles may do: every service
+    statement is in exactly one managed policy, and none stays inline."""
+    inline, *managed = deploy_documents(scope("dev"))
+    managed_sids = [s["Sid"] for document in managed for s in document["Statement"]]
+    assert len(managed_sids) == len(set(managed_sids))
+    assert {"Ecr", "Ecs", "Vpc", "Rds", "CloudMap", "SecretsManager"} <= set(managed_sids)
+    assert not {s["Sid"] for s in inline["Statement"]} & set(managed_sids)
+    assert all(s["Resource"] == "*" for document in managed for s in document["Statement"])
+    # The PR role's Secrets Manager statement is scoped to pr-* names, so it stays inline.
+    pr_inline, *pr_managed = pull_request_documents(scope(PULL_REQUEST_STACKS), RELEASE_REPOSITORY)
+    assert "SecretsManager" in {s["Sid"] for s in pr_inline["Statement"]}
+    assert "SecretsManager" not in {s["Sid"] for d in pr_managed for s in d["Statement"]}
 
 
 def test_preview_role_may_read_the_build_cache_of_its_own_stack_only() -> None:
@@ -414,7 +470,7 @@ def test_deploy_role_can_hand_the_grafana_role_to_managed_grafana() -> None:
     """managedGrafana: true creates a role the Grafana workspace assumes: CI must pass it."""
     run = run_stack("dev", overrides={"managedPrometheus": True, "managedGrafana": True})
     assert run.error is None, run.error
-    policy = deploy_policy(scope("dev"))
+    policy = deploy_role_policy("dev")
     grafana_roles = [
         r
         for r in run.of_type("aws:iam/role:Role")
@@ -442,7 +498,7 @@ def test_deploy_role_may_create_the_chat_forwarder() -> None:
         "dev", secrets={"chatWebhookUrl": "https://hooks.slack.com/services/T0/B0/XXXX"}
     )
     assert run.error is None, run.error
-    policy = deploy_policy(scope("dev"))
+    policy = deploy_role_policy("dev")
     missing = missing_calls(policy, run, "dev")
     assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
     (function_role,) = [
@@ -468,7 +524,7 @@ def test_deploy_role_may_create_the_domain_certificate_and_the_apps_policies() -
         },
     )
     assert run.error is None, run.error
-    policy = deploy_policy(scope("dev"))
+    policy = deploy_role_policy("dev")
     missing = missing_calls(policy, run, "dev")
     assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
     role = web_task(run).of_type("aws:iam/role:Role")[0].outputs["name"]
@@ -483,10 +539,9 @@ RELEASE_REPOSITORY = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/elixir-devops-
 
 
 def pull_request_policy() -> dict[str, Any]:
-    """The PR role's inline policy and its attached guard, evaluated together as IAM does."""
-    inline = pull_request_environment_policy(scope(PULL_REQUEST_STACKS), RELEASE_REPOSITORY)
-    guard = pull_request_guard_policy()
-    return {"Statement": [*inline["Statement"], *guard["Statement"]]}
+    """The PR role's inline policy, its service policies and its guard, evaluated together as
+    IAM does."""
+    return union(pull_request_documents(scope(PULL_REQUEST_STACKS), RELEASE_REPOSITORY))
 
 
 def test_pull_request_role_may_create_everything_a_pr_stack_registers() -> None:
@@ -659,7 +714,7 @@ def test_pull_request_role_writes_no_dns_records_and_deletes_no_zone() -> None:
     assert allowed(policy, "route53:CreateHostedZone", "*", {})
     assert allowed(policy, "route53:ListHostedZonesByName", "*", {})
     # The deploy roles keep theirs (hostedZoneId: the certificate and alias records).
-    assert allowed(deploy_policy(scope("prod")), "route53:ChangeResourceRecordSets", zone, {})
+    assert allowed(deploy_role_policy("prod"), "route53:ChangeResourceRecordSets", zone, {})
 
 
 @pytest.mark.parametrize("other", ["dev", "staging", "prod"])
