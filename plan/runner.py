@@ -63,6 +63,7 @@ class ProgramRun:
     outputs: dict[str, Any]
     error: str | None = None
     secret_outputs: list[str] = field(default_factory=list)
+    """Stack outputs exported as secrets (``outputs`` holds them unwrapped)."""
     warnings: list[str] = field(default_factory=list)
     """What ``pulumi up`` would print as warnings (``pulumi.log.warn``)."""
 

@@ -11,13 +11,21 @@ Two ways, for two needs:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from plan.mocks import AwsLikeMocks, Recorded, RecordingMonitor
-from plan.runner import PROJECT, PROJECT_DIR, run_program, stack_config, stack_file_config, stacks
+from plan.runner import (
+    PROJECT,
+    PROJECT_DIR,
+    ProgramRun,
+    run_program,
+    stack_config,
+    stack_file_config,
+    stacks,
+)
 from settings import Settings
 from settings import load as settings_load
 from settings.common import project_config
@@ -43,19 +51,13 @@ def configure(target: str = "aws", **values: Any) -> Settings:
 
 
 @dataclass
-class Registered:
-    """What a run registered, with lookups by type, by name and by parent component."""
+class Registered(ProgramRun):
+    """What a run registered (a :class:`plan.runner.ProgramRun`), with lookups by type, by name
+    and by parent component."""
 
-    resources: list[Recorded]
-    outputs: dict[str, Any]
-    error: str | None = None
-    secret_outputs: list[str] = field(default_factory=list)
-    """Stack outputs exported as secrets (``outputs`` holds them unwrapped)."""
     prefix: str = ""
     """``<appName>-<stack>`` of a stack run: the name of the stack's own units (the web
     Service, its FargateTask, the LoadBalancer, ...); empty for component runs."""
-    warnings: list[str] = field(default_factory=list)
-    """What the program logged as warnings (``pulumi.log.warn``), as ``pulumi up`` prints them."""
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -158,11 +160,4 @@ def run_stack(
     except RuntimeError as exc:
         raise AssertionError(str(exc)) from exc
     app_name = config.get(f"{PROJECT}:appName", project_config()[1]["appName"]["default"])
-    return Registered(
-        run.resources,
-        run.outputs,
-        run.error,
-        run.secret_outputs,
-        prefix=f"{app_name}-{stack}",
-        warnings=run.warnings,
-    )
+    return Registered(**vars(run), prefix=f"{app_name}-{stack}")
