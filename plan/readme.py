@@ -86,8 +86,9 @@ def main(project_dir: Path = PROJECT_DIR) -> None:
     prod = next(p for p in plans if p.stack == DIAGRAM_STACK)
     text = replace_block(text, DIAGRAM_BEGIN, DIAGRAM_END, diagram_block(prod))
     readme.write_text(text)
+    committed = stacks(project_dir)
     for p in plans:
-        if p.stack not in stacks(project_dir):
+        if p.stack not in committed:
             continue
         path = project_dir / DIAGRAMS_DIR / f"{p.stack}.mmd"
         path.parent.mkdir(parents=True, exist_ok=True)

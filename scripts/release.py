@@ -67,6 +67,11 @@ def image_reference(repository: str, digest: str) -> str:
     return f"{repository}@{digest}"
 
 
+def registry_and_name(repository: str) -> tuple[str, str]:
+    """(account id, repository name) of ``<account>.dkr.ecr.<region>.amazonaws.com/<name>``."""
+    return repository.split(".", 1)[0], repository.split("/", 1)[1]
+
+
 def digest_from_metadata(metadata: Mapping[str, Any]) -> str:
     """The pushed manifest's digest from `docker buildx build --metadata-file`."""
     digest = metadata.get("containerimage.digest")
@@ -89,8 +94,7 @@ def _run(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[s
 def build(repository: str, commit: str, platform: str, context: Path, metadata: Path) -> str:
     """The release reference of ``commit``: reused if already pushed, else built and pushed."""
     tag = release_tag(commit)
-    name = repository.split("/", 1)[1]
-    registry = repository.split(".", 1)[0]
+    registry, name = registry_and_name(repository)
     described = _run(
         [
             "aws",
@@ -158,7 +162,7 @@ def protect(image: str, stack: str) -> str:
     repository, _, digest = image.partition("@")
     image_reference(repository, digest)  # validates both halves
     tag = deployed_tag(stack, image)
-    registry, name = repository.split(".", 1)[0], repository.split("/", 1)[1]
+    registry, name = registry_and_name(repository)
     fetched = _run(
         [
             "aws", "ecr", "batch-get-image",
