@@ -214,6 +214,10 @@ FREE: dict[str, str] = {
     "aws:iam/role:Role": "IAM is free",
     "aws:iam/rolePolicy:RolePolicy": "IAM is free",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
+    "aws:iam/policy:Policy": "IAM is free",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM is free",
+    "aws:kms/alias:Alias": "an alias costs nothing; its key is billed",
+    "aws:s3/bucketVersioning:BucketVersioning": "a setting; the versions are the bucket's storage",
     "aws:lambda/function:Function": (
         "within Lambda's free tier (1 million requests and 400,000 GB-seconds a month): the "
         "chat forwarder runs once per alarm or deployment event"

@@ -738,6 +738,16 @@ IAM_INLINE_POLICY_SIZE = Doc(
     IAM_QUOTAS,
     lambda v: _size_without_whitespace(v) <= 10_240,
 )
+IAM_MANAGED_POLICY_SIZE = Doc(
+    "a customer-managed policy: at most 6,144 characters, white space not counted",
+    IAM_QUOTAS,
+    lambda v: _size_without_whitespace(v) <= 6_144,
+)
+KMS_ALIAS_NAME = Doc(
+    "alias/<name>, never alias/aws/ (reserved for AWS managed keys)",
+    "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html",
+    lambda v: isinstance(v, str) and v.startswith("alias/") and not v.startswith("alias/aws/"),
+)
 KMS_KEY_POLICY_SIZE = Doc(
     "a key policy: at most 32 KB (32,768 bytes)", KMS_QUOTAS, lambda v: _utf8_size(v) <= 32_768
 )
@@ -946,6 +956,10 @@ DISCOVERY_SERVICE = "aws:servicediscovery/service:Service"
 DB_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
 DB_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 GRAFANA = "aws:grafana/workspace:Workspace"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+KMS_ALIAS = "aws:kms/alias:Alias"
+BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 
 
 @dataclass(frozen=True)
@@ -1481,6 +1495,22 @@ ROWS: list[Row] = [
         "managedPolicyArns[]": "AttachRolePolicyRequest.PolicyArn",
         "forceDetachPolicies": PROVIDER_ONLY,
     }),
+    *rows(MANAGED_POLICY, "iam", {
+        "name": ("CreatePolicyRequest.PolicyName", Autoname(128)),
+        "namePrefix": NAME_PREFIX,
+        "path": "CreatePolicyRequest.Path",
+        "description": "CreatePolicyRequest.Description",
+        "policy": ("CreatePolicyRequest.PolicyDocument", IAM_MANAGED_POLICY_SIZE),
+    }),
+    *rows(OIDC_PROVIDER, "iam", {
+        "url": "CreateOpenIDConnectProviderRequest.Url",
+        "clientIdLists[]": "clientIDListType.member",
+        "thumbprintLists[]": "thumbprintListType.member",
+    }),
+    *rows(KMS_ALIAS, "kms", {
+        "name": ("CreateAliasRequest.AliasName", KMS_ALIAS_NAME),
+        "targetKeyId": "CreateAliasRequest.TargetKeyId",
+    }, tags=False),
     *rows(ROLE_POLICY, "iam", {
         "name": ("PutRolePolicyRequest.PolicyName", DEFAULT_NAME),
         "namePrefix": NAME_PREFIX,
@@ -1647,6 +1677,15 @@ ROWS: list[Row] = [
         "rules[].applyServerSideEncryptionByDefault.sseAlgorithm": (
             "ServerSideEncryptionByDefault.SSEAlgorithm"
         ),
+        "rules[].applyServerSideEncryptionByDefault.kmsMasterKeyId": (
+            "ServerSideEncryptionByDefault.KMSMasterKeyID"
+        ),
+        "rules[].bucketKeyEnabled": "ServerSideEncryptionRule.BucketKeyEnabled",
+    }, tags=False),
+    *rows(BUCKET_VERSIONING, "s3", {
+        "bucket": "PutBucketVersioningRequest.Bucket",
+        "versioningConfiguration": Note("its status below"),
+        "versioningConfiguration.status": "VersioningConfiguration.Status",
     }, tags=False),
     *rows(BUCKET_LIFECYCLE, "s3", {
         "bucket": "PutBucketLifecycleConfigurationRequest.Bucket",

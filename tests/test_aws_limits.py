@@ -125,9 +125,14 @@ def test_every_input_with_the_options_stacks_leave_off_is_one_aws_accepts(label:
 
 
 def test_the_runs_register_every_aws_type_the_table_knows() -> None:
-    """A table row no run exercises is either dead or an option run that lost its coverage."""
+    """A table row no run exercises is either dead or an option run that lost its coverage.
+    The bootstrap's run counts too: its resources are checked against the same table
+    (tests/test_bootstrap.py)."""
+    from tests.test_bootstrap import REPOSITORY, run_bootstrap
+
     registered = {r.type for stack in STACKS for r in stack_run(stack).resources}
     registered |= {r.type for label in OPTION_RUNS for r in option_run(label).resources}
+    registered |= {r.typ for r in run_bootstrap({"githubRepository": REPOSITORY}).mocks.resources}
     assert set(TABLE) - registered == set()
 
 

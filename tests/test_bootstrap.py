@@ -665,7 +665,9 @@ def test_the_release_registry_keeps_what_stacks_may_run(default_run: Run) -> Non
     assert default_run.exports["releaseRepositoryUrl"].endswith("/elixir-devops-release")
 
 
-def test_the_release_registry_passes_the_aws_limits_table(default_run: Run) -> None:
+def test_every_bootstrap_resource_passes_the_aws_limits_table(default_run: Run) -> None:
+    """The same check as the program's stacks: every input mapped to AWS's limits, every type
+    with rows (the release registry, the CI roles' managed policies, the state backend...)."""
     from tests.aws_limits import check
 
     @dataclass
@@ -675,17 +677,19 @@ def test_the_release_registry_passes_the_aws_limits_table(default_run: Run) -> N
         urn: str
         inputs: dict[str, Any]
 
-    ecr = [
+    resources = [
         Resource(r.typ, r.name, f"urn:{r.typ}::{r.name}", r.inputs)
         for r in default_run.mocks.resources
-        if r.typ.startswith("aws:ecr/")
+        if r.typ.startswith("aws:")
     ]
-    assert sorted(r.type for r in ecr) == [
+    assert {
         "aws:ecr/lifecyclePolicy:LifecyclePolicy",
         "aws:ecr/repository:Repository",
         "aws:ecr/repositoryPolicy:RepositoryPolicy",
-    ]
-    problems = check(ecr)
+        "aws:iam/policy:Policy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    } <= {r.type for r in resources}
+    problems = check(resources)
     assert problems == [], [p.describe("bootstrap") for p in problems]
 
 
